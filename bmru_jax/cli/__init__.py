@@ -1,0 +1,62 @@
+"""The ``bmru-jax`` command line: the only part of the package that prints.
+
+Each subcommand lives in its own module with two functions, ``add_parser(subparsers)``
+and ``run(args) -> int``. Bad input (:class:`bmru_jax.errors.InputError`, missing files,
+unwritable folders) becomes one line on stderr and exit status 2, without a traceback.
+"""
+
+import argparse
+import importlib
+import sys
+
+from bmru_jax.errors import InputError
+
+# Subcommand modules, in the order ``bmru-jax --help`` lists them.
+_COMMANDS = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="bmru-jax",
+        description="Simulate analog BMRU circuits: noise campaigns, power, training.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        module = importlib.import_module(f"bmru_jax.cli.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        print(f"bmru-jax {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"bmru-jax {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split())
+
+
+def _version() -> str:
+    from bmru_jax import __version__
+
+    return f"bmru-jax {__version__}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
