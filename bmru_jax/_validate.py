@@ -1,0 +1,67 @@
+"""Argument checks shared by the numerical modules.
+
+Shapes are checked at trace time, so a wrong shape fails before anything is compiled.
+Values (NaN, sign) are only checked when the array is concrete: inside ``jit`` the value
+is unknown, and a traced check would cost a device round trip on every call.
+"""
+
+import math
+
+import jax
+import numpy as np
+
+from bmru_jax.errors import InputError
+
+
+def check_shape(name: str, x, shape: tuple) -> None:
+    """Raise :class:`InputError` unless ``x.shape`` matches ``shape``.
+
+    ``shape`` holds ints for fixed sizes and ``None`` for sizes that may be anything.
+
+    >>> import numpy as np
+    >>> check_shape("candidates", np.zeros((3, 4)), (None, 4))
+    """
+    actual = tuple(getattr(x, "shape", ()))
+    fits = len(actual) == len(shape) and all(
+        want is None or want == got for want, got in zip(shape, actual)
+    )
+    if not fits:
+        expected = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise InputError(f"{name}: expected shape {expected}, got {actual}")
+
+
+def is_concrete(x) -> bool:
+    """Whether ``x`` holds values now, not a tracer inside ``jit``/``vmap``/``grad``."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_finite(name: str, x) -> None:
+    """Raise :class:`InputError` if a concrete ``x`` holds NaN or infinity."""
+    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+        raise InputError(f"{name}: must be finite, found NaN or infinity")
+
+
+def check_non_negative(name: str, x) -> None:
+    """Raise :class:`InputError` if a concrete ``x`` holds a negative or NaN value."""
+    if is_concrete(x):
+        values = np.asarray(x)
+        if np.any(np.isnan(values)) or np.any(values < 0):
+            raise InputError(f"{name}: must be non-negative and not NaN")
+
+
+def check_positive_int(name: str, value) -> int:
+    """Return ``value`` as an int, or raise :class:`InputError` unless it is >= 1."""
+    is_int = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not is_int or value < 1:
+        raise InputError(f"{name}: must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_real(name: str, value, *, low=-math.inf, high=math.inf) -> float:
+    """Return ``value`` as a float; raise unless it is a number in ``[low, high]``."""
+    is_number = isinstance(value, int | float | np.number) and not isinstance(
+        value, bool
+    )
+    if not is_number or not low <= float(value) <= high:
+        raise InputError(f"{name}: must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
