@@ -1,9 +1,9 @@
 """The one exception type for bad input.
 
-Everything a user hands to bmru_jax (a config, a data folder, a model file, an argument) is
-checked where it enters. A failed check raises :class:`InputError`, a ``ValueError`` whose
-message is one line that names the field or file and the rule it broke, so that the
-command-line interface can print it as it is and exit with status 2.
+Everything a user hands to bmru_jax (a config, a data folder, a model file, an
+argument) is checked where it enters. A failed check raises :class:`InputError`, a
+``ValueError`` whose message is one line that names the field or file and the rule it
+broke, so that the command-line interface can print it as it is and exit with status 2.
 """
 
 
