@@ -1,4 +1,4 @@
-"""DC transfer of BMRU cells: thresholds, output levels and hysteresis at transistor level.
+"""DC transfer of BMRU cells: thresholds, output levels, hysteresis at transistor level.
 
 Many cells share one netlist. Each gets its own bias currents and an ideal copy
 (a current-controlled current source) of one swept candidate current, so one

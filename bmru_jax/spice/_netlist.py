@@ -22,8 +22,8 @@ Schmitt trigger::
 
 ``x`` is the comparator node: P2 sources ``I_thresh`` into it, N2 sinks a copy of the
 candidate ``c``, and N4 (through the switch N5, on while ``s = 1``) sinks ``I_width``.
-Two inverters give ``s = not x`` and ``sb = not s``; P10, gated by ``sb``, lets a copy of
-``I_gain`` out only while ``s = 1``. Hence
+Two inverters give ``s = not x`` and ``sb = not s``; P10, gated by ``sb``, lets a copy
+of ``I_gain`` out only while ``s = 1``. Hence
 
 * ``s = 0``: ``x`` falls (``s`` rises) once ``c > I_thresh``: the upper threshold
   ``beta2 = I_thresh``;
