@@ -175,3 +175,24 @@ def mismatch_gains(
     data = result.data["op"]
     gains = np.array([data[v][0] for v in vectors]) * _gain_sign(polarity) / input_A
     return gains, result
+
+
+def slope_factor(
+    polarity: str, *, w_um: float = 5.0, l_um: float = 5.0, temperature_C: float = 27.0
+) -> tuple[float, SpiceResult]:
+    """Subthreshold slope factor ``n`` from a diode's voltage at 0.1 nA and 1 nA.
+
+    In weak inversion ``I ~ exp(V_GS / (n U_T))``, so a decade of current moves the
+    gate of a diode-connected device by ``n U_T ln 10``.
+
+    Returns:
+        ``(n, result)``; ``n`` is NaN when the run failed.
+    """
+    body = model_header() + "\n" + supply() + "\n"
+    body += _reference(polarity, "0", w_um, l_um)[0]
+    result = run_netlist(body, [Analysis("decade", "dc i0 0.1n 1n 0.9n", ("v(r0)",))])
+    if not result.ok:
+        return float("nan"), result
+    volts = result.data["decade"]["v(r0)"]
+    thermal_V = 8.617333262e-5 * (temperature_C + 273.15)
+    return float(abs(volts[1] - volts[0]) / (thermal_V * np.log(10.0))), result

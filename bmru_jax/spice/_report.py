@@ -27,8 +27,9 @@ def linear_fit(x, y) -> dict:
 
 
 def relative_errors(predicted, measured, *, floor: float) -> dict:
-    """Largest and mean ``|predicted - measured| / measured`` where ``measured >= floor``.
+    """Largest and mean relative error where ``measured >= floor``.
 
+    The relative error is ``|predicted - measured| / measured``.
     Points below ``floor`` (e.g. an output level near zero) would turn a fraction of a
     pA into a huge percentage, so they are left out.
     """
