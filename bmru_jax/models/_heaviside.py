@@ -16,7 +16,6 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def heaviside(x: Float[ArrayLike, "..."], slope: float = 1.0) -> Float[Array, "..."]:
     """Exact step forward, arctan surrogate backward.
 
@@ -25,7 +24,7 @@ def heaviside(x: Float[ArrayLike, "..."], slope: float = 1.0) -> Float[Array, ".
         slope: surrogate sharpness ``a`` (a static Python float).
 
     Returns:
-        ``1.0`` where ``x >= 0``, else ``0.0``, in the dtype of ``x``.
+        ``1.0`` where ``x >= 0``, else ``0.0``, in the floating dtype of ``x``.
 
     Example:
         >>> import jax
@@ -33,15 +32,19 @@ def heaviside(x: Float[ArrayLike, "..."], slope: float = 1.0) -> Float[Array, ".
         (1.0, 1.0)
     """
     x = jnp.asarray(x, dtype=jnp.result_type(x, jnp.float32))
+    return _step(x, float(slope))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _step(x, slope):
     return (x >= 0).astype(x.dtype)
 
 
-@heaviside.defjvp
-def _heaviside_jvp(slope, primals, tangents):
+@_step.defjvp
+def _step_jvp(slope, primals, tangents):
     (x,), (dx,) = primals, tangents
-    x = jnp.asarray(x, dtype=jnp.result_type(x, jnp.float32))
     surrogate = slope / (1.0 + (jnp.pi * slope * x) ** 2)
-    return heaviside(x, slope), surrogate * dx
+    return _step(x, slope), surrogate * dx
 
 
 def signum(x: Float[ArrayLike, "..."], slope: float = 1.0) -> Float[Array, "..."]:

@@ -1,0 +1,27 @@
+"""Test-wide settings: run-time shape checking of the public signatures.
+
+jaxtyping's import hook checks every annotated signature of the numerical modules
+against the shapes it names, at trace time, so a shape mismatch between modules fails a
+test even when the numbers would broadcast.
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+
+from jaxtyping import install_import_hook  # noqa: E402
+
+with install_import_hook(["bmru_jax.models"], "beartype.beartype"):
+    import bmru_jax.models  # noqa: E402, F401
+
+
+import jaxtyping  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def as_user():
+    """Turn the run-time annotation checks off, to see what a user's call raises."""
+    jaxtyping.config.update("jaxtyping_disable", True)
+    yield
+    jaxtyping.config.update("jaxtyping_disable", False)
