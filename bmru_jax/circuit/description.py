@@ -1,0 +1,440 @@
+"""From a trained model to a circuit description: one learned parameter, one element.
+
+A :class:`CircuitDescription` is what a designer builds: per cell three bias currents,
+per weight a current mirror (output width against ``W_ref`` and a polarity), per bias a
+current source. It is plain frozen dataclasses of numbers, strings and tuples, so it
+prints, compares and round-trips through JSON (:meth:`CircuitDescription.to_json`).
+
+The mapping, in physical units (``unit_current_nA`` nA per model unit, default 1 nA):
+
+    I_gain   = (alpha  - 6 pA)  / 1.017      alpha  = |p3|
+    I_thresh = (beta2  + 11 pA) / 0.983      beta2  = |p1| + |p2|
+    I_width  = (delta  + 12 pA) / 0.986      delta  = |p2|
+    mirror   : gain |w|, width W(|w|) from the measured gain-width curve,
+               polarity "source" (w > 0), "sink" (w < 0), "none" (w = 0: no device)
+    bias b   : a constant current |b| unit, sourcing or sinking
+
+Realisable mirror gains run from 0.14 (0.5 um) to 2.8 (15 um) with the SPEC's
+curve (per polarity, from ``DeviceParameters``). A weight outside is
+**reported, never silently clipped**: it appears in ``out_of_range`` and in a warning.
+What the die then uses is the setting ``out_of_range``:
+
+- ``"keep"`` (default): the die realises the requested gain (its width is extrapolated
+  along the measured curve and may not be buildable as one device), so simulation
+  matches software and the report tells the designer what to fix;
+- ``"clip"``: the die realises the nearest buildable gain: ``2.8`` above the range; for
+  small weights ``0.14`` or no mirror at all, whichever is nearer.
+
+Small weights (0 < |w| < 0.14) are reported like large ones; a designer may realise
+them with a longer output device or a wider reference, which this mapping does not do.
+A cell parameter that would need a negative bias current (``alpha < 6 pA``) is also
+reported (matrix ``"I_gain"`` etc.) and its bias current set to 0.
+"""
+
+import dataclasses
+import json
+import math
+import typing
+import warnings
+
+import numpy as np
+
+from bmru_jax.circuit.devices import (
+    DeviceParameters,
+    bias_current_pA,
+    mirror_width_from_gain,
+)
+from bmru_jax.errors import InputError, require
+from bmru_jax.models import HardwareBackbone
+
+_POLICIES = ("keep", "clip")
+_POLARITIES = ("source", "sink", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitSettings:
+    """How model units become circuit elements.
+
+    Attributes:
+        unit_current_nA: current of one model unit, nA (SPEC: 1 nA).
+        out_of_range: ``"keep"`` or ``"clip"``: what the die does with a weight outside
+            the realisable mirror range (it is reported either way).
+        device: measured and assumed device constants.
+
+    Example:
+        >>> CircuitSettings().unit_current_nA
+        1.0
+    """
+
+    unit_current_nA: float = 1.0
+    out_of_range: str = "keep"
+    device: DeviceParameters = DeviceParameters()
+
+    def __post_init__(self):
+        unit = self.unit_current_nA
+        require(
+            isinstance(unit, int | float) and math.isfinite(unit) and unit > 0,
+            f"unit_current_nA: must be a positive finite number, got {unit!r}",
+        )
+        require(
+            self.out_of_range in _POLICIES,
+            f"out_of_range: must be one of {_POLICIES}, got {self.out_of_range!r}",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorBank:
+    """The current mirrors of one weight matrix, row = output, column = input.
+
+    Attributes:
+        name: the model parameter (``"W_c"``, ``"W_p"``, ``"W_in"``, ``"W_fc"``).
+        gain: realised gain magnitude of each mirror (``W_out / W_ref`` in effect).
+        width_um: output-device width, um (0 where there is no mirror).
+        polarity: ``"source"``, ``"sink"`` or ``"none"`` per mirror.
+    """
+
+    name: str
+    gain: tuple[tuple[float, ...], ...]
+    width_um: tuple[tuple[float, ...], ...]
+    polarity: tuple[tuple[str, ...], ...]
+
+    def signed_gain(self) -> np.ndarray:
+        """Gains with the polarity as sign, float64 ``(rows, columns)``."""
+        sign = np.vectorize({"source": 1.0, "sink": -1.0, "none": 0.0}.get)
+        return np.asarray(self.gain, float) * sign(np.asarray(self.polarity))
+
+
+@dataclasses.dataclass(frozen=True)
+class BiasSources:
+    """Constant current sources, one per bias entry.
+
+    Attributes:
+        name: the model parameter (``"b_c"``, ...).
+        current_pA: magnitude of each source, pA.
+        polarity: ``"source"``, ``"sink"`` or ``"none"``.
+    """
+
+    name: str
+    current_pA: tuple[float, ...]
+    polarity: tuple[str, ...]
+
+    def signed_nA(self) -> np.ndarray:
+        """Signed currents in nA, float64."""
+        sign = np.array(
+            [{"source": 1.0, "sink": -1.0, "none": 0.0}[p] for p in self.polarity]
+        )
+        return np.asarray(self.current_pA, float) * sign * 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class CellBiases:
+    """The three bias currents and the initial state of each cell of a layer.
+
+    Attributes:
+        I_gain_pA: sets the output level ``alpha``.
+        I_thresh_pA: sets the upper (set) threshold ``beta2``.
+        I_width_pA: sets the hysteresis width ``delta``.
+        initial_state: power-up state of each cell, 0 or 1.
+    """
+
+    I_gain_pA: tuple[float, ...]
+    I_thresh_pA: tuple[float, ...]
+    I_width_pA: tuple[float, ...]
+    initial_state: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerDescription:
+    """One BMRU layer: candidate mirrors and bias, cells, post-projection."""
+
+    W_c: MirrorBank
+    b_c: BiasSources
+    cells: CellBiases
+    W_p: MirrorBank
+    b_p: BiasSources
+
+
+@dataclasses.dataclass(frozen=True)
+class OutOfRange:
+    """One element the circuit cannot realise as asked.
+
+    Attributes:
+        layer: ``"input"``, ``"layer1"``, ..., ``"readout"``.
+        matrix: parameter name (``"W_c"``, ``"I_gain"``, ...).
+        index: position in that parameter, ``(row, column)`` or ``(cell,)``.
+        value: requested magnitude (gain, or parameter in pA for a cell).
+        limit: the nearest realisable value.
+    """
+
+    layer: str
+    matrix: str
+    index: tuple[int, ...]
+    value: float
+    limit: float
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitDescription:
+    """The whole network as circuit elements (see the module docstring).
+
+    Example:
+        >>> import jax
+        >>> model = HardwareBackbone(width=4, key=jax.random.key(0))
+        >>> desc = describe(model)
+        >>> CircuitDescription.from_json(desc.to_json()) == desc
+        True
+    """
+
+    settings: CircuitSettings
+    W_in: MirrorBank
+    b_in: BiasSources
+    layers: tuple[LayerDescription, ...]
+    W_fc: MirrorBank
+    b_fc: BiasSources
+    out_of_range: tuple[OutOfRange, ...]
+
+    @property
+    def width(self) -> int:
+        """Model width ``d``."""
+        return len(self.W_in.gain)
+
+    @property
+    def n_features(self) -> int:
+        """Input features per frame."""
+        return len(self.W_in.gain[0])
+
+    @property
+    def n_classes(self) -> int:
+        """Output classes."""
+        return len(self.W_fc.gain)
+
+    def to_dict(self) -> dict:
+        """Nested dicts and lists of numbers and strings (JSON-ready)."""
+        return _to_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CircuitDescription":
+        """Rebuild from :meth:`to_dict`; bad entries raise :class:`InputError`."""
+        desc = _from_plain(cls, data, "description")
+        _check_description(desc)
+        return desc
+
+    def to_json(self, **kwargs) -> str:
+        """JSON text; keyword arguments go to :func:`json.dumps`."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CircuitDescription":
+        """Rebuild from :meth:`to_json`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"description: not valid JSON ({error.msg})") from None
+        return cls.from_dict(data)
+
+
+def describe(
+    model: HardwareBackbone, settings: CircuitSettings = CircuitSettings()
+) -> CircuitDescription:
+    """Map a trained hardware backbone onto circuit elements.
+
+    Args:
+        model: a :class:`bmru_jax.models.HardwareBackbone` (evaluated as a BMRU,
+            ``eps = 0``).
+        settings: unit current, out-of-range policy, device constants.
+
+    Returns:
+        The description; ``out_of_range`` lists every element outside what the
+        circuit can realise, and a warning says how many there are.
+
+    Example:
+        >>> import jax
+        >>> desc = describe(HardwareBackbone(width=4, key=jax.random.key(0)))
+        >>> len(desc.layers), desc.W_in.name
+        (2, 'W_in')
+    """
+    require(
+        isinstance(model, HardwareBackbone),
+        f"model: must be a HardwareBackbone, got {type(model).__name__}",
+    )
+    report: list[OutOfRange] = []
+    layers = tuple(
+        _describe_layer(layer, f"layer{i + 1}", settings, report)
+        for i, layer in enumerate(model.layers)
+    )
+    desc = CircuitDescription(
+        settings=settings,
+        W_in=_mirror_bank("W_in", model.W_in, "input", settings, report),
+        b_in=_bias_sources("b_in", model.b_in, settings),
+        layers=layers,
+        W_fc=_mirror_bank("W_fc", model.W_fc, "readout", settings, report),
+        b_fc=_bias_sources("b_fc", model.b_fc, settings),
+        out_of_range=tuple(report),
+    )
+    if report:
+        warnings.warn(_summary(report, settings), stacklevel=2)
+    return desc
+
+
+def _describe_layer(layer, name, settings, report) -> LayerDescription:
+    return LayerDescription(
+        W_c=_mirror_bank("W_c", layer.W_c, name, settings, report),
+        b_c=_bias_sources("b_c", layer.b_c, settings),
+        cells=_cell_biases(layer, name, settings, report),
+        W_p=_mirror_bank("W_p", layer.W_p, name, settings, report),
+        b_p=_bias_sources("b_p", layer.b_p, settings),
+    )
+
+
+def _mirror_bank(name, weights, layer, settings, report) -> MirrorBank:
+    device = settings.device
+    w = np.asarray(weights, dtype=np.float64)
+    magnitude, sink = np.abs(w), w < 0
+    low, high = (np.asarray(limit) for limit in device.gain_limits(sink))
+    too_small = (magnitude > 0) & (magnitude < low)
+    too_large = magnitude > high
+    for index in zip(*np.nonzero(too_small | too_large)):
+        limit = low[index] if too_small[index] else high[index]
+        at = tuple(int(i) for i in index)
+        report.append(
+            OutOfRange(layer, name, at, float(magnitude[index]), float(limit))
+        )
+    gain = magnitude
+    if settings.out_of_range == "clip":
+        small = np.where(magnitude < low / 2, 0.0, low)
+        gain = np.where(too_large, high, np.where(too_small, small, magnitude))
+    width = np.asarray(mirror_width_from_gain(gain, device, sink=sink), np.float64)
+    width = np.where(gain > 0, width, 0.0)
+    polarity = np.where(gain == 0, "none", np.where(sink, "sink", "source"))
+    return MirrorBank(name, _nested(gain), _nested(width), _nested(polarity, str))
+
+
+def _bias_sources(name, bias, settings) -> BiasSources:
+    b = np.asarray(bias, dtype=np.float64)
+    current_pA = np.abs(b) * settings.unit_current_nA * 1e3
+    polarity = np.where(b > 0, "source", np.where(b < 0, "sink", "none"))
+    return BiasSources(name, _nested(current_pA), _nested(polarity, str))
+
+
+def _cell_biases(layer, name, settings, report) -> CellBiases:
+    device = settings.device
+    to_pA = settings.unit_current_nA * 1e3
+    beta1 = np.abs(np.asarray(layer.p1, np.float64)) * to_pA
+    delta = np.abs(np.asarray(layer.p2, np.float64)) * to_pA
+    alpha = np.abs(np.asarray(layer.p3, np.float64)) * to_pA
+    transfers = (
+        ("I_gain", alpha, device.gain_slope, device.gain_offset_pA),
+        ("I_thresh", beta1 + delta, device.thresh_slope, device.thresh_offset_pA),
+        ("I_width", delta, device.width_slope, device.width_offset_pA),
+    )
+    currents = []
+    for field, param_pA, slope, offset_pA in transfers:
+        current = bias_current_pA(param_pA, slope, offset_pA)
+        for (cell,) in zip(*np.nonzero(current < 0)):
+            report.append(
+                OutOfRange(name, field, (int(cell),), float(param_pA[cell]), offset_pA)
+            )
+        currents.append(_nested(np.maximum(current, 0.0)))
+    s0 = (np.asarray(layer.s0_logit) >= 0).astype(int)
+    return CellBiases(*currents, initial_state=_nested(s0, int))
+
+
+def _nested(array: np.ndarray, kind=float):
+    if array.ndim == 0:
+        return kind(array)
+    return tuple(_nested(row, kind) for row in array)
+
+
+def _summary(report: list[OutOfRange], settings: CircuitSettings) -> str:
+    mirrors = [r for r in report if r.matrix.startswith("W")]
+    cells = len(report) - len(mirrors)
+    worst = max(mirrors, key=lambda r: abs(math.log(r.value / r.limit)), default=None)
+    worst_text = (
+        f"; worst {worst.layer}.{worst.matrix}{list(worst.index)} = {worst.value:.3g}"
+        f" (limit {worst.limit:.3g})"
+        if worst
+        else ""
+    )
+    return (
+        f"{len(mirrors)} weights outside the realisable mirror gain range and {cells} "
+        f"cell parameters below the bias-transfer offset{worst_text}; policy "
+        f"{settings.out_of_range!r}, see desc.out_of_range"
+    )
+
+
+def _to_plain(obj):
+    if dataclasses.is_dataclass(obj):
+        return {
+            f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+        }
+    if isinstance(obj, tuple | list):
+        return [_to_plain(item) for item in obj]
+    return obj
+
+
+def _from_plain(cls, data, where: str):
+    """Rebuild dataclass ``cls`` from nested dicts/lists, naming the bad field."""
+    if dataclasses.is_dataclass(cls):
+        require(isinstance(data, dict), f"{where}: must be an object")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(fields - set(data))
+        if missing:
+            raise InputError(f"{where}: missing field {missing[0]!r}")
+        return cls(
+            **{
+                name: _from_plain(hints[name], data[name], f"{where}.{name}")
+                for name in fields
+            }
+        )
+    origin = typing.get_origin(cls)
+    if origin is tuple:
+        require(isinstance(data, list | tuple), f"{where}: must be a list")
+        args = typing.get_args(cls)
+        item = args[0]
+        return tuple(_from_plain(item, v, f"{where}[{i}]") for i, v in enumerate(data))
+    if cls is float:
+        ok = isinstance(data, int | float) and not isinstance(data, bool)
+        require(ok, f"{where}: must be a number, got {data!r}")
+        return float(data)
+    if cls is int:
+        require(
+            isinstance(data, int) and not isinstance(data, bool),
+            f"{where}: must be an integer",
+        )
+        return int(data)
+    require(isinstance(data, cls), f"{where}: must be a {cls.__name__}, got {data!r}")
+    return data
+
+
+def _check_description(desc: CircuitDescription) -> None:
+    """Physical sanity of a description read from outside: signs, NaN, polarities."""
+    banks = [("W_in", desc.W_in), ("W_fc", desc.W_fc)]
+    sources = [("b_in", desc.b_in), ("b_fc", desc.b_fc)]
+    for i, layer in enumerate(desc.layers):
+        banks += [(f"layers[{i}].W_c", layer.W_c), (f"layers[{i}].W_p", layer.W_p)]
+        sources += [(f"layers[{i}].b_c", layer.b_c), (f"layers[{i}].b_p", layer.b_p)]
+        for field in ("I_gain_pA", "I_thresh_pA", "I_width_pA"):
+            _check_currents(f"layers[{i}].cells.{field}", getattr(layer.cells, field))
+        states = set(layer.cells.initial_state)
+        require(states <= {0, 1}, f"layers[{i}].cells.initial_state: must be 0 or 1")
+    for where, bank in banks:
+        _check_currents(f"{where}.gain", bank.gain)
+        _check_currents(f"{where}.width_um", bank.width_um)
+        _check_polarity(f"{where}.polarity", bank.polarity)
+    for where, source in sources:
+        _check_currents(f"{where}.current_pA", source.current_pA)
+        _check_polarity(f"{where}.polarity", source.polarity)
+
+
+def _check_currents(where: str, values) -> None:
+    array = np.asarray(values, dtype=float)
+    require(
+        not np.any(np.isnan(array)) and not np.any(array < 0),
+        f"{where}: must be non-negative and not NaN",
+    )
+
+
+def _check_polarity(where: str, values) -> None:
+    found = set(np.asarray(values).ravel().tolist())
+    require(found <= set(_POLARITIES), f"{where}: must be one of {_POLARITIES}")
