@@ -25,6 +25,12 @@ def add_parser(subparsers) -> None:
         "--words", nargs="+", default=list(KEYWORDS), help="words to say (all keywords)"
     )
     parser.add_argument(
+        "--noise-seconds",
+        type=float,
+        default=60.0,
+        help="length of each background recording, s (60)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=4, help="espeak-ng processes at once (4)"
     )
     parser.set_defaults(run=run)
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             clips_per_word=args.clips_per_word,
             words=args.words,
+            noise_seconds=args.noise_seconds,
             workers=args.workers,
             progress=bar.update,
         )

@@ -42,7 +42,6 @@ from bmru_jax.data.speech_commands import (
     BINARY_POSITIVE,
     DIGITS,
     LIST_FILES,
-    SILENCE_REGIONS,
     SPLITS,
     silence_region,
 )
@@ -373,10 +372,10 @@ def _settings(
         raise InputError(
             f"snr_db: must be finite (low, high) with low <= high, got {snr_db!r}"
         )
-    shortest_s = 1.0 / min(end - first for first, end in SILENCE_REGIONS.values())
-    if not noise_seconds >= shortest_s:
+    if not _regions_fit(noise_seconds):
         raise InputError(
-            f"noise_seconds: must be at least {shortest_s:g}, got {noise_seconds!r}"
+            f"noise_seconds: too short for a 1 s crop in each split's region "
+            f"(10 s at least), got {noise_seconds!r}"
         )
     return {
         "format": _FORMAT,
@@ -388,6 +387,15 @@ def _settings(
         "snr_db": [low, high],
         "noise_seconds": float(noise_seconds),
     }
+
+
+def _regions_fit(noise_seconds) -> bool:
+    """Whether every split's region of a recording this long holds a 1 s crop."""
+    if not np.isfinite(noise_seconds):
+        return False
+    frames = int(noise_seconds * SAMPLE_RATE)
+    regions = (silence_region(frames, split) for split in SPLITS)
+    return all(end - first >= CLIP_SAMPLES for first, end in regions)
 
 
 def _check_integer(name: str, value, *, minimum: int) -> None:

@@ -267,6 +267,9 @@ def _check_layout(root: Path) -> None:
 
 def _split_files(root: Path, words: Sequence[str], split: str) -> dict:
     """Sorted (path, 0) entries of each word folder that belong to ``split``."""
+    for word in words:
+        if not (root / word).is_dir():
+            raise InputError(f"{root / word}: missing word folder that the task needs")
     listed = {name: _read_list(root, name, words) for name in LIST_FILES}
     overlap = listed["validation"] & listed["testing"]
     if overlap:
@@ -275,10 +278,7 @@ def _split_files(root: Path, words: Sequence[str], split: str) -> dict:
         )
     files = {}
     for word in words:
-        folder = root / word
-        if not folder.is_dir():
-            raise InputError(f"{folder}: missing word folder that the task needs")
-        on_disk = {f"{word}/{path.name}" for path in folder.glob("*.wav")}
+        on_disk = {f"{word}/{path.name}" for path in (root / word).glob("*.wav")}
         if split == "training":
             chosen = on_disk - listed["validation"] - listed["testing"]
         else:
