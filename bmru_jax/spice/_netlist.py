@@ -44,6 +44,7 @@ VDD_V = 1.8
 W_MIN_UM = 0.22
 W_MAX_UM = 100.0
 L_MIN_UM = 0.28
+L_MAX_UM = 50.0
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,10 @@ def mosfet(
         raise InputError(
             f"{name}: width must be in [{W_MIN_UM}, {W_MAX_UM}] um, got {w_um}"
         )
-    if l_um < L_MIN_UM:
-        raise InputError(f"{name}: length must be at least {L_MIN_UM} um, got {l_um}")
+    if not L_MIN_UM <= l_um <= L_MAX_UM:
+        raise InputError(
+            f"{name}: length must be in [{L_MIN_UM}, {L_MAX_UM}] um, got {l_um}"
+        )
     bulk, model = ("0", "nmos_3p3") if kind == "n" else ("vdd", "pmos_3p3")
     return f"x{name} {drain} {gate} {source} {bulk} {model} w={w_um:.6g}u l={l_um:.6g}u"
 
