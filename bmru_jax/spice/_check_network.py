@@ -262,20 +262,9 @@ def _figure(out: Path, runs: list[dict]) -> None:
         for layer in range(layers):
             for cell in range(cells):
                 offset = 1.5 * (layer * cells + cell)
-                axes[0].step(
-                    range(frames),
-                    software[layer, :, cell] + offset,
-                    "k",
-                    lw=0.8,
-                    where="post",
-                )
-                axes[0].step(
-                    range(frames),
-                    spice[layer, :, cell] + offset,
-                    "r--",
-                    lw=0.8,
-                    where="post",
-                )
+                for states, style in ((software, "k"), (spice, "r--")):
+                    trace = states[layer, :, cell] + offset
+                    axes[0].step(range(frames), trace, style, lw=0.8, where="post")
         axes[0].set(xlabel="frame", yticks=[], title="states: software (k), SPICE (r)")
         logits = _spice_logits(run)
         axes[1].plot(logits[:, 1] - logits[:, 0], "r", label="SPICE")
