@@ -11,6 +11,7 @@ import soundfile
 from bmru_jax.cli import main
 from bmru_jax.data import generate_corpus, list_clips, load_waveforms
 from bmru_jax.data.backgrounds import coloured_noise
+from bmru_jax.data.corpus import total_clips
 from bmru_jax.errors import InputError
 
 pytestmark = pytest.mark.skipif(
@@ -112,6 +113,7 @@ def test_finished_corpus_is_reused_and_other_contents_refused(corpus, tmp_path):
     ("argument", "value", "match"),
     [
         ("clips_per_word", 0, "clips_per_word"),
+        ("clips_per_word", {"yes": 3}, "no count for word 'no'"),
         ("words", ["Yes"], "words"),
         ("words", "yes", "words"),
         ("snr_db", (30.0, 5.0), "snr_db"),
@@ -145,6 +147,12 @@ def test_cli_writes_a_corpus_and_reports_bad_input(tmp_path, capsys):
     assert len(list((out / "up").glob("*.wav"))) == 2
     assert main(["corpus", "--out", str(tmp_path / "x"), "--clips-per-word", "0"]) == 2
     assert "clips_per_word" in capsys.readouterr().err
+
+
+def test_default_counts_favour_the_positive_word():
+    assert total_clips(None, WORDS) == 2500 + 5 * 1000
+    assert total_clips(4, WORDS) == 24
+    assert total_clips({word: 2 for word in WORDS}, WORDS) == 12
 
 
 def test_coloured_noise_slope():

@@ -19,7 +19,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, help="new or empty folder to write")
     parser.add_argument("--seed", type=int, default=0, help="fixes every file (0)")
     parser.add_argument(
-        "--clips-per-word", type=int, default=2500, help="clips of each word (2500)"
+        "--clips-per-word",
+        type=int,
+        default=None,
+        help="clips of each word (default 2500 of 'yes', 1000 of each other word)",
     )
     parser.add_argument(
         "--words", nargs="+", default=list(KEYWORDS), help="words to say (all keywords)"
@@ -40,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     """Generate the corpus with a progress bar; prints the folder."""
     from tqdm import tqdm
 
-    from bmru_jax.data.corpus import generate_corpus
+    from bmru_jax.data.corpus import generate_corpus, total_clips
 
-    total = args.clips_per_word * len(args.words)
+    total = total_clips(args.clips_per_word, args.words)
     with tqdm(total=total, unit="clip", desc="corpus") as bar:
         out = generate_corpus(
             args.out,

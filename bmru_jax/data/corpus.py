@@ -28,7 +28,7 @@ Example:
 import concurrent.futures
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,9 @@ _NOISES = ("babble", "brown_noise", "fan", "mains_hum", "pink_noise", "white_noi
 _SPECTRAL_EXPONENT = {"white_noise": 0.0, "pink_noise": 1.0, "brown_noise": 2.0}
 NOISE_RMS = (0.02, 0.2)
 _FORMAT = 1
+# Enough "yes" for 2000 binary training positives; the other words need fewer.
+DEFAULT_CLIPS = {BINARY_POSITIVE: 2500}
+DEFAULT_CLIPS_OTHER = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +111,7 @@ def generate_corpus(
     out_dir: str | Path,
     *,
     seed: int = 0,
-    clips_per_word: int = 2500,
+    clips_per_word: int | Mapping[str, int] | None = None,
     words: Sequence[str] = KEYWORDS,
     validation_fraction: float = 0.1,
     testing_fraction: float = 0.1,
@@ -120,13 +123,16 @@ def generate_corpus(
     """Write a synthetic keyword corpus to ``out_dir``; returns the folder.
 
     A folder that already holds a finished corpus with the same settings is returned
-    as it is. The default (2500 clips of each of 16 words, 80 % of them training) gives
-    the binary task 2000 training positives.
+    as it is; an interrupted run leaves a folder without ``corpus.json``, which is
+    refused (remove it and start again). The default, 2500 clips of "yes" and 1000 of
+    each other keyword, 80 % of them for training, gives the binary task 2000 training
+    positives and the 11-way task 800 clips of each digit.
 
     Args:
         out_dir: a new or empty folder.
         seed: fixes every file.
-        clips_per_word: clips of each word, over all splits.
+        clips_per_word: clips of each word over all splits: one number for every word,
+            a count for each word, or None for 2500 of "yes" and 1000 of the others.
         words: the words to say (default: those of both keyword tasks).
         validation_fraction: share of voice variants (and of each word's clips) for
             validation; likewise ``testing_fraction``.
@@ -213,7 +219,7 @@ def _plan(settings: dict, word_index: int, speakers: dict) -> list[_Clip]:
     word = settings["words"][word_index]
     rng = np.random.default_rng([settings["seed"], 1, word_index])
     counts = split_counts(
-        settings["clips_per_word"],
+        settings["clips_per_word"][word],
         settings["validation_fraction"],
         settings["testing_fraction"],
     )
@@ -359,8 +365,8 @@ def _settings(
 ) -> dict:  # fmt: skip
     """Check the settings; returns them as the JSON record of ``corpus.json``."""
     _check_integer("seed", seed, minimum=0)
-    _check_integer("clips_per_word", clips_per_word, minimum=1)
     _check_words(words)
+    counts = _clip_counts(clips_per_word, words)
     for name, value in (
         ("validation_fraction", validation_fraction),
         ("testing_fraction", testing_fraction),
@@ -380,7 +386,7 @@ def _settings(
     return {
         "format": _FORMAT,
         "seed": int(seed),
-        "clips_per_word": int(clips_per_word),
+        "clips_per_word": counts,
         "words": list(words),
         "validation_fraction": float(validation_fraction),
         "testing_fraction": float(testing_fraction),
@@ -396,6 +402,38 @@ def _regions_fit(noise_seconds) -> bool:
     frames = int(noise_seconds * SAMPLE_RATE)
     regions = (silence_region(frames, split) for split in SPLITS)
     return all(end - first >= CLIP_SAMPLES for first, end in regions)
+
+
+def _clip_counts(clips_per_word, words) -> dict[str, int]:
+    """``clips_per_word`` as a count for each word, checked."""
+    if clips_per_word is None:
+        clips_per_word = {
+            word: DEFAULT_CLIPS.get(word, DEFAULT_CLIPS_OTHER) for word in words
+        }
+    if isinstance(clips_per_word, Mapping):
+        missing = [word for word in words if word not in clips_per_word]
+        if missing:
+            raise InputError(f"clips_per_word: no count for word {missing[0]!r}")
+        counts = {word: clips_per_word[word] for word in words}
+    else:
+        counts = {word: clips_per_word for word in words}
+    for value in counts.values():
+        _check_integer("clips_per_word", value, minimum=1)
+    return {word: int(value) for word, value in counts.items()}
+
+
+def total_clips(
+    clips_per_word: int | Mapping[str, int] | None = None,
+    words: Sequence[str] = KEYWORDS,
+) -> int:
+    """How many word clips :func:`generate_corpus` writes (what ``progress`` counts).
+
+    Example:
+        >>> total_clips()
+        17500
+    """
+    _check_words(words)
+    return sum(_clip_counts(clips_per_word, words).values())
 
 
 def _check_integer(name: str, value, *, minimum: int) -> None:
