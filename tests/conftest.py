@@ -5,14 +5,10 @@ against the shapes it names, at trace time, so a shape mismatch between modules 
 test even when the numbers would broadcast.
 """
 
-import os
+from jaxtyping import install_import_hook
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
-
-from jaxtyping import install_import_hook  # noqa: E402
-
-with install_import_hook(["bmru_jax.models"], "beartype.beartype"):
-    import bmru_jax.models  # noqa: E402, F401
+with install_import_hook(["bmru_jax.models", "bmru_jax.circuit"], "beartype.beartype"):
+    import bmru_jax  # noqa: F401
 
 
 import jaxtyping  # noqa: E402
