@@ -20,6 +20,7 @@ from bmru_jax.power import (
     bootstrap_exponent,
     clip_power,
     fit_power_law,
+    mirror_power_nW,
     network_power,
     power_from_currents,
     scaling_study,
@@ -121,6 +122,14 @@ def test_branch_once_convention_matches_the_simulators_totals():
         VDD * result.currents.total_nA(),
         rtol=1e-5,
     )
+    # Each mirror on its own adds up to its bank's recorded output current.
+    per_mirror = mirror_power_nW(die, result)
+    assert per_mirror["layer1.W_c"].shape == (3, 3)
+    assert per_mirror["input.W_in"].shape == (3, 13)
+    for bank, matrix in per_mirror.items():
+        np.testing.assert_allclose(
+            matrix.sum(), trace.mirror_nW[bank].mean(), rtol=1e-4, err_msg=bank
+        )
 
 
 def _idle_model(width=2):
@@ -194,15 +203,14 @@ def test_random_init_d4_cells_inside_the_published_cell_range():
 
 
 def test_bundled_d4_inside_the_published_range():
-    training = pytest.importorskip("bmru_jax.training")
-    if not hasattr(training, "bundled_model"):
-        pytest.skip("no bundled models in this checkout")
     from bmru_jax.power._report import test_clips, trained_models
 
     model = trained_models().get(4)
     if model is None:
         pytest.skip("no bundled d = 4 model")
-    features, _, _ = test_clips(50, key=jax.random.key(0))
+    features, _, source = test_clips(50, key=jax.random.key(0))
+    if source != "bundled test clips":
+        pytest.skip("no bundled test clips")
     power = clip_power(die_from_model(model), features)
     assert 60.6 <= float(power["total_nW"].mean()) <= 117.7
     assert 39.5 <= float(power["core_nW"].mean()) <= 50.9

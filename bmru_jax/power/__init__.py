@@ -2,6 +2,7 @@
 
 from bmru_jax.power._model import PowerSettings as PowerSettings
 from bmru_jax.power._model import PowerTrace as PowerTrace
+from bmru_jax.power._model import mirror_power_nW as mirror_power_nW
 from bmru_jax.power._model import network_power as network_power
 from bmru_jax.power._model import nominal_cell_bias_nA as nominal_cell_bias_nA
 from bmru_jax.power._model import power_from_currents as power_from_currents

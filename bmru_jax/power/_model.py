@@ -43,6 +43,7 @@ import dataclasses
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
@@ -53,7 +54,7 @@ from bmru_jax.circuit import (
     TemporalNoise,
     simulate,
 )
-from bmru_jax.circuit.devices import bias_current_pA
+from bmru_jax.circuit.devices import bias_current_pA, mirror_input
 from bmru_jax.errors import InputError, require
 
 _REFERENCES = ("per_input_node", "none")
@@ -252,6 +253,48 @@ def power_from_currents(
         bias_source_nW={k: vdd * v for k, v in currents.bias_sources_nA.items()},
         frame_ms=float(settings.frame_ms),
     )
+
+
+def _require_currents(result: SimulationResult) -> None:
+    if result.currents is None:
+        raise InputError(
+            "result: has no branch currents, simulate with record=('currents',)"
+        )
+
+
+def mirror_power_nW(
+    die: Die, result: SimulationResult, settings: PowerSettings = PowerSettings()
+) -> dict[str, Float[Array, "outputs inputs"]]:
+    """Clip-mean power of every single mirror output branch, ``V_DD |g_ij| I_j``.
+
+    ``I_j`` is the current the bank copies from input ``j`` (through the gain's input
+    dependence when it is on); a signed input has one path conducting at a time, so
+    it is ``|x_j|``. Each bank's matrix sums to the clip mean of
+    ``PowerTrace.mirror_nW[bank]``.
+
+    Args:
+        die: the simulated die.
+        result: its :func:`~bmru_jax.circuit.simulate` output with
+            ``record=("currents",)``.
+        settings: the power model's settings.
+
+    Returns:
+        Per bank (``"input.W_in"``, ``"layer1.W_c"``, ...), ``(outputs, inputs)`` nW.
+    """
+    _require_currents(result)
+    copy = lambda i: mirror_input(i, die.nonideal, die.device)  # noqa: E731
+    nodes = _residual_nodes_nA(die, result)
+    chip_inputs = result.currents.mirrors["input.W_in"].input_nA
+    inputs = {"input.W_in": (die.W_in, copy(chip_inputs))}
+    for index, layer in enumerate(die.layers):
+        name = f"layer{index + 1}"
+        inputs[f"{name}.W_c"] = (layer.W_c, copy(jax.nn.relu(nodes[index])))
+        inputs[f"{name}.W_p"] = (layer.W_p, copy(result.cell_outputs_nA[index]))
+    inputs["readout.W_fc"] = (die.W_fc, copy(jnp.abs(nodes[-1])))
+    return {
+        bank: settings.vdd_V * jnp.abs(gains) * current.mean(axis=0)
+        for bank, (gains, current) in inputs.items()
+    }
 
 
 def _residual_nodes_nA(die: Die, result: SimulationResult) -> list:

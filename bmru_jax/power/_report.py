@@ -1,6 +1,6 @@
 """The power report of ``bmru-jax power``: keyword figures, scaling, mismatch spread.
 
-Models: the bundled trained models where they exist (``bmru_jax.training``), else
+Models: the bundled trained models where they exist (``bmru_jax.assets``), else
 randomly initialised :class:`~bmru_jax.models.HardwareBackbone` models with the
 published initialisation; clips: the bundled test features, else z-scored Gaussian
 frames. The report says which it used.
@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bmru_jax.assets import bundled_model, bundled_test_features
 from bmru_jax.circuit import (
     Multiplicative,
     NonIdealities,
@@ -107,12 +108,8 @@ def power_report(
 
 def trained_models() -> dict[int, HardwareBackbone]:
     """The bundled trained hardware backbones by width, where the package has them."""
-    try:
-        from bmru_jax.training import bundled_model
-    except ImportError:
-        return {}
     found = {}
-    for name, d in (("kws_d4", 4), ("kws_d16", 16)):
+    for name, d in (("kws-d4", 4), ("kws-d16", 16)):
         try:
             found[d] = bundled_model(name)
         except FileNotFoundError:
@@ -127,11 +124,10 @@ def test_clips(count: int, *, key) -> tuple[jnp.ndarray, np.ndarray | None, str]
     MFCC features, so its input currents have the right scale; it has no labels.
     """
     try:
-        from bmru_jax.training import bundled_test_features
-    except ImportError:
-        bundled_test_features = None
-    if bundled_test_features is not None:
-        features, labels, *_ = bundled_test_features()
+        features, labels = bundled_test_features()
+    except FileNotFoundError:
+        pass
+    else:
         features = jnp.asarray(features[:count], jnp.float32)
         return features, np.asarray(labels[:count]), "bundled test clips"
     frames = jax.random.normal(key, (count, FRAMES, N_FEATURES))
