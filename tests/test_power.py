@@ -286,3 +286,11 @@ def test_bad_state_sizes_and_missing_currents_are_refused():
         power_from_currents(die, result)
     with pytest.raises(InputError, match="power"):
         fit_power_law(np.array([4, 8, 16]), np.array([1.0, 0.0, 2.0]))
+
+
+def test_cli_refuses_bad_counts_with_one_line(tmp_path, capsys):
+    from bmru_jax.cli import main
+
+    assert main(["power", "--out", str(tmp_path), "--dies", "0"]) == 2
+    assert "dies: must be a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "power.json").exists()

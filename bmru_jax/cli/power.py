@@ -61,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
     """Compute every figure, write the JSON and the plot, print a summary."""
     from tqdm import tqdm
 
+    from bmru_jax._validate import check_positive_int
     from bmru_jax.power._report import plot_scaling, power_report
 
+    for name in ("models_per_dim", "dies", "clips"):
+        check_positive_int(name.replace("_", "-"), getattr(args, name))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dims = QUICK_DIMS if args.quick else STATE_DIMS

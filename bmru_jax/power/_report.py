@@ -282,6 +282,22 @@ def plot_scaling(report: dict, path: pathlib.Path) -> None:
             label=f"fit: d^{fit['value']:.2f} "
             f"[{fit['bootstrap_ci95'][0]:.2f}, {fit['bootstrap_ci95'][1]:.2f}]",
         )
+    square = report["square_banks_exponent"]
+    ax.plot(
+        dims,
+        report["square_banks_nW"],
+        "s",
+        color="tab:green",
+        mfc="none",
+        label="of which d x d banks (W_c, W_p)",
+    )
+    ax.plot(
+        line,
+        square["prefactor"] * line ** square["value"],
+        "--",
+        color="tab:green",
+        label=f"fit: d^{square['value']:.2f}",
+    )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("state size d (cells per layer)")
