@@ -35,3 +35,5 @@ from bmru_jax.circuit.simulate import SimulationResult as SimulationResult
 from bmru_jax.circuit.simulate import die_key as die_key
 from bmru_jax.circuit.simulate import noise_key as noise_key
 from bmru_jax.circuit.simulate import simulate as simulate
+from bmru_jax.circuit.suppression import Suppression as Suppression
+from bmru_jax.circuit.suppression import noise_suppression as noise_suppression

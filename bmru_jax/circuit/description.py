@@ -339,7 +339,7 @@ def _cell_biases(layer, name, settings, report) -> CellBiases:
     return CellBiases(*currents, initial_state=_nested(s0, int))
 
 
-def _nested(array: np.ndarray, kind=float):
+def _nested(array, kind=float):
     if array.ndim == 0:
         return kind(array)
     return tuple(_nested(row, kind) for row in array)

@@ -19,10 +19,10 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from bmru_jax.errors import require
-from bmru_jax.models import fq_bmru_scan, heaviside
+from bmru_jax.models import heaviside
 
 ELEMENTARY_CHARGE_C = 1.602176634e-19
 BOLTZMANN_J_PER_K = 1.380649e-23
@@ -152,13 +152,13 @@ class DeviceParameters:
         return low, jnp.where(sink, sinking[-1], source[-1])
 
 
-def thermal_voltage_V(temperature_K: Float[Array, ""]) -> Float[Array, ""]:
+def thermal_voltage_V(temperature_K: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
     """``U_T = k T / q`` in volts (25.87 mV at 27 C)."""
-    return BOLTZMANN_J_PER_K * temperature_K / ELEMENTARY_CHARGE_C
+    return BOLTZMANN_J_PER_K * jnp.asarray(temperature_K) / ELEMENTARY_CHARGE_C
 
 
 def mirror_gain_from_width(
-    width_um: Float[Array, "..."], device: DeviceParameters, *, sink=False
+    width_um: Float[ArrayLike, "..."], device: DeviceParameters, *, sink=False
 ) -> Float[Array, "..."]:
     """Gain of a mirror whose output device is ``width_um`` wide (``W_ref`` input).
 
@@ -178,7 +178,7 @@ def mirror_gain_from_width(
 
 
 def mirror_width_from_gain(
-    gain: Float[Array, "..."], device: DeviceParameters, *, sink=False
+    gain: Float[ArrayLike, "..."], device: DeviceParameters, *, sink=False
 ) -> Float[Array, "..."]:
     """Output width (um) that realises mirror gain ``gain``: the inverse transfer.
 
@@ -238,7 +238,7 @@ def cell_output_nA(
     candidates_nA: Float[Array, "time cells"],
     alpha_nA: Float[Array, " cells"],
     beta2_nA: Float[Array, " cells"],
-    leakage_scale: Float[Array, ""],
+    leakage_scale: Float[ArrayLike, ""],
     nonideal: NonIdealities,
     device: DeviceParameters,
 ) -> Float[Array, "time cells"]:
@@ -288,7 +288,7 @@ def schmitt_states(
     """Sampled states of the Schmitt-trigger cells, differentiable by the surrogate.
 
     Without ``settling`` this is the software recurrence
-    ``s_t = A_t (1 - B_t) s_{t-1} + B_t`` (:func:`bmru_jax.models.fq_bmru_scan`).
+    ``s_t = A_t (1 - B_t) s_{t-1} + B_t`` (as :func:`bmru_jax.models.fq_bmru_scan`).
     With it, a cell whose switching condition holds integrates its overdrive (the
     distance of the candidate past the threshold) and flips once the charge reaches
     ``switch_charge_fC``; the state is read at ``sample_ms``, and charge gathered in a
@@ -305,8 +305,24 @@ def schmitt_states(
         States in {0, 1}, ``(time, cells)``.
     """
     if not nonideal.settling:
-        return fq_bmru_scan(candidates_nA, beta1_nA, delta_nA, s0, slope=slope)
+        return _schmitt_scan(candidates_nA, beta1_nA, delta_nA, s0, slope)
     return _settling_scan(candidates_nA, beta1_nA, delta_nA, s0, device, slope)
+
+
+def _schmitt_scan(candidates, beta1, delta, s0, slope):
+    # The same steps as bmru_jax.models.fq_bmru_scan at eps = 0 (so the same states),
+    # with the comparisons inside the scan body: one pass over the candidates instead
+    # of building the per-frame coefficients first, about twice as fast when batched.
+    beta2 = beta1 + delta
+
+    def step(s, c):
+        above_low = heaviside(c - beta1, slope)
+        above_high = heaviside(c - beta2, slope)
+        s = above_low * (1.0 - above_high) * s + above_high
+        return s, s
+
+    _, states = jax.lax.scan(step, s0.astype(candidates.dtype), candidates)
+    return states
 
 
 def _settling_scan(candidates, beta1, delta, s0, device, slope):

@@ -272,22 +272,23 @@ def perturb_die(
 def _rebuild(die: Die, gain, source, cell) -> Die:
     """A copy of ``die`` with every element passed through its kind's function.
 
-    ``gain(id, W)``, ``source(id, b_nA)`` return new arrays; ``cell(id, kind)`` returns
-    the relative factor of a cell bias current (``kind`` in gain/thresh/width). ``id``
-    is a fixed number per element, the key of its random draws.
+    ``gain(id, W)``, ``source(id, b_nA)`` return new arrays; ``cell(id, kind, shape)``
+    returns the relative factor of a cell bias current (``kind`` in gain/thresh/width).
+    ``id`` is a fixed number per element, the place of its random draws.
     """
     device = die.device
     layers = []
     for index, layer in enumerate(die.layers):
         base = 16 * (index + 1)
+        shape = layer.alpha_nA.shape
         alpha = _through_transfer(
-            layer.alpha_nA, cell(base + 2, "gain"), device.gain_offset_pA
+            layer.alpha_nA, cell(base + 2, "gain", shape), device.gain_offset_pA
         )
         beta2 = _through_transfer(
-            layer.beta2_nA, cell(base + 3, "thresh"), device.thresh_offset_pA
+            layer.beta2_nA, cell(base + 3, "thresh", shape), device.thresh_offset_pA
         )
         delta = _through_transfer(
-            layer.delta_nA, cell(base + 4, "width"), device.width_offset_pA
+            layer.delta_nA, cell(base + 4, "width", shape), device.width_offset_pA
         )
         layers.append(
             DieLayer(
@@ -319,20 +320,54 @@ def _through_transfer(param_nA, factor, offset_pA):
     return jnp.maximum(offset_nA + (param_nA - offset_nA) * factor, 0.0)
 
 
+def _element_shapes(die: Die) -> dict[int, tuple[str, tuple[int, ...]]]:
+    """``{id: (kind, shape)}`` of every element, in ``_rebuild``'s order."""
+    shapes = {}
+
+    def note(i, kind, shape, value):
+        shapes[i] = (kind, shape)
+        return value
+
+    _rebuild(
+        die,
+        gain=lambda i, w: note(i, "gain", w.shape, w),
+        source=lambda i, b: note(i, "source", b.shape, b),
+        cell=lambda i, kind, shape: note(i, "cell", shape, 1.0),
+    )
+    return shapes
+
+
+def _normals(key, shapes: dict[int, tuple[int, ...]]) -> dict:
+    """Standard normals for every entry of ``shapes``, from one draw.
+
+    One ``jax.random.normal`` per die instead of one per element keeps the compiled
+    Monte Carlo small; the layout is fixed by the network, so a die's numbers still do
+    not depend on how dies are batched.
+    """
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    flat = jax.random.normal(key, (sum(sizes),))
+    out, start = {}, 0
+    for (element, shape), size in zip(shapes.items(), sizes):
+        out[element] = flat[start : start + size].reshape(shape)
+        start += size
+    return out
+
+
 def _multiplicative(die: Die, variation: Multiplicative, key) -> Die:
+    shapes = {i: shape for i, (_, shape) in _element_shapes(die).items()}
+    z = _normals(key, shapes)
     sigma = variation.p / 3.0
-
-    def factor(element, shape):
-        z = jax.random.normal(jax.random.fold_in(key, element), shape)
-        return jnp.maximum(1.0 + sigma * z, 0.0)
-
-    cell_shape = die.layers[0].alpha_nA.shape if die.layers else ()
+    factor = lambda i: jnp.maximum(1.0 + sigma * z[i], 0.0)  # noqa: E731
     return _rebuild(
         die,
-        gain=lambda i, w: w * factor(i, w.shape),
-        source=lambda i, b: b * factor(i, b.shape),
-        cell=lambda i, kind: factor(i, cell_shape),
+        gain=lambda i, w: w * factor(i),
+        source=lambda i, b: b * factor(i),
+        cell=lambda i, kind, shape: factor(i),
     )
+
+
+# Offset of the ids of a bank's shared input devices (one per column and polarity).
+_INPUT_DEVICES = 1 << 20
 
 
 def _pelgrom(die: Die, variation: Pelgrom, key) -> Die:
@@ -341,36 +376,37 @@ def _pelgrom(die: Die, variation: Pelgrom, key) -> Die:
     a_n = variation.scale * variation.A_VT_nmos_mV_um
     a_p = variation.scale * variation.A_VT_pmos_mV_um
     ref_area = device.reference_width_um * device.mirror_length_um
+    elements = _element_shapes(die)
+    shapes = {i: shape for i, (_, shape) in elements.items()}
+    for i, (kind, shape) in elements.items():
+        if kind == "gain":
+            shapes[i + _INPUT_DEVICES] = (2, shape[1])
+    z = _normals(key, shapes)
+
+    def polarity(pmos):
+        return jnp.where(pmos, a_p, a_n), jnp.where(
+            pmos, SLOPE_FACTOR_PMOS, SLOPE_FACTOR_NMOS
+        )
 
     def gain(element, w):
-        k_in, k_out = jax.random.split(jax.random.fold_in(key, element))
-        source = w > 0
-        a_vt = jnp.where(source, a_p, a_n)
-        n = jnp.where(source, SLOPE_FACTOR_PMOS, SLOPE_FACTOR_NMOS)
+        a_vt, n = polarity(w > 0)
         width = mirror_width_from_gain(jnp.abs(w), device, sink=w < 0)
         width = jnp.maximum(width, device.mirror_widths_um[0])
-        dvt_out = a_vt / jnp.sqrt(width * device.mirror_length_um)
-        dvt_out = dvt_out * jax.random.normal(k_out, w.shape)
+        dvt_out = a_vt / jnp.sqrt(width * device.mirror_length_um) * z[element]
         # Input devices: one per column and polarity, shared by that column's mirrors.
-        z_in = jax.random.normal(k_in, (2, w.shape[1]))
-        dvt_in = a_vt / math.sqrt(ref_area) * jnp.where(source, z_in[0], z_in[1])
+        z_in = z[element + _INPUT_DEVICES]
+        dvt_in = a_vt / math.sqrt(ref_area) * jnp.where(w > 0, z_in[0], z_in[1])
         return w * jnp.exp((dvt_in - dvt_out) / (n * u_t_mV))
 
     def source(element, b):
-        pmos = b > 0
-        a_vt = jnp.where(pmos, a_p, a_n)
-        n = jnp.where(pmos, SLOPE_FACTOR_PMOS, SLOPE_FACTOR_NMOS)
-        z = jax.random.normal(jax.random.fold_in(key, element), b.shape)
+        a_vt, n = polarity(b > 0)
         sigma_mV = math.sqrt(2.0) * a_vt / math.sqrt(ref_area)
-        return b * jnp.exp(sigma_mV * z / (n * u_t_mV))
+        return b * jnp.exp(sigma_mV * z[element] / (n * u_t_mV))
 
-    cell_shape = die.layers[0].alpha_nA.shape if die.layers else ()
-
-    def cell(element, kind):
+    def cell(element, kind, shape):
         area = getattr(device, f"cell_{kind}_area_um2")
-        z = jax.random.normal(jax.random.fold_in(key, element), cell_shape)
         sigma_mV = math.sqrt(2.0) * a_n / math.sqrt(area)
-        return jnp.exp(sigma_mV * z / (SLOPE_FACTOR_NMOS * u_t_mV))
+        return jnp.exp(sigma_mV * z[element] / (SLOPE_FACTOR_NMOS * u_t_mV))
 
     return _rebuild(die, gain=gain, source=source, cell=cell)
 
@@ -388,7 +424,7 @@ def _global_shift(die: Die, shift: GlobalShift) -> Die:
         die,
         gain=lambda i, w: w * early,
         source=lambda i, b: b * early,
-        cell=lambda i, kind: early,
+        cell=lambda i, kind, shape: early,
     )
     return eqx.tree_at(
         lambda d: (d.temperature_K, d.leakage_scale),

@@ -14,7 +14,8 @@ the candidate node, with
     sigma_c^2 = 2 q (sum_j |g_ij| I_j + |b_i| + c_i) B(c_i),
 
 the branches being the mirror outputs and the bias source that feed the cell and the
-cell's own input diode; it does not draw per device. The cell's output is re-created
+cell's own input diode; it does not draw per device, and it draws the normals of all
+layers and frames of a clip in one call. The cell's output is re-created
 from its clean bias current and carries no noise of the candidate's. Correlations that
 a shared upstream device would create between cells are neglected.
 
@@ -170,42 +171,51 @@ def candidate_noise_nA(
     branch_current_nA: Float[Array, "time cells"],
     candidates_nA: Float[Array, "time cells"],
     temperature_K: Float[Array, ""],
-    *,
-    key: PRNGKeyArray,
+    normals: Float[Array, "draws time cells"],
 ) -> Float[Array, "time cells"]:
-    """One draw per cell and frame of the noise current on the candidate nodes.
+    """The noise current on the candidate nodes, one value per cell and frame.
 
-    All frames at once: one ``jax.random.normal`` of shape ``(time, cells)`` (two with
-    flicker).
+    The caller draws the standard normals in bulk (one ``jax.random.normal`` for all
+    layers, see :func:`draw_normals`): ``normals[0]`` is the white part, ``normals[1]``
+    drives the flicker part when there is one.
 
     Example:
         >>> import jax
-        >>> z = candidate_noise_nA(TemporalNoise(sigma_nA=0.5), jnp.ones((3, 2)),
-        ...     jnp.ones((3, 2)), jnp.asarray(300.0), key=jax.random.key(0))
-        >>> z.shape
+        >>> z = draw_normals(jax.random.key(0), TemporalNoise(sigma_nA=0.5), 3, 2)
+        >>> ones = jnp.ones((3, 2))
+        >>> candidate_noise_nA(TemporalNoise(sigma_nA=0.5), ones, ones,
+        ...     jnp.asarray(300.0), z).shape
         (3, 2)
     """
     sigma = candidate_noise_sigma_nA(
         noise, branch_current_nA, candidates_nA, temperature_K
     )
-    white = sigma * jax.random.normal(jax.random.fold_in(key, 0), sigma.shape)
+    white = sigma * normals[0]
     if noise.flicker_rel is None:
         return white
-    slow = _gauss_markov(
-        jax.random.fold_in(key, 1), sigma.shape, noise.flicker_correlation
-    )
+    slow = _gauss_markov(normals[1], noise.flicker_correlation)
     return white + noise.flicker_rel * branch_current_nA * slow
 
 
-def _gauss_markov(key, shape, rho):
+def draw_normals(
+    key: PRNGKeyArray, noise: TemporalNoise, frames: int, cells: int
+) -> Float[Array, "draws frames cells"]:
+    """All standard normals a clip needs, in one call: ``(1 or 2, frames, cells)``.
+
+    ``cells`` counts the cells of every layer together; two draws with flicker.
+    """
+    draws = 1 if noise.flicker_rel is None else 2
+    return jax.random.normal(key, (draws, frames, cells))
+
+
+def _gauss_markov(normals, rho):
     """Unit-variance AR(1) along axis 0: ``z_t = rho z_{t-1} + sqrt(1 - rho^2) e_t``.
 
     As one matrix product: ``z = L e`` with ``L[t, s] = rho^(t-s)`` times
     ``sqrt(1 - rho^2)`` for ``s > 0`` (the first draw starts stationary).
     """
-    frames = shape[0]
-    t = jnp.arange(frames)
+    t = jnp.arange(normals.shape[0])
     lag = t[:, None] - t[None, :]
     gain = jnp.where(t[None, :] > 0, jnp.sqrt(1 - rho**2), 1.0)
     mixing = jnp.where(lag >= 0, rho ** jnp.maximum(lag, 0) * gain, 0.0)
-    return mixing @ jax.random.normal(key, shape)
+    return mixing @ normals

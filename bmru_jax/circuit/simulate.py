@@ -31,7 +31,7 @@ from bmru_jax.circuit.devices import (
     schmitt_states,
 )
 from bmru_jax.circuit.die import Die
-from bmru_jax.circuit.noise import TemporalNoise, candidate_noise_nA
+from bmru_jax.circuit.noise import TemporalNoise, candidate_noise_nA, draw_normals
 from bmru_jax.errors import InputError
 
 RECORDABLE = ("currents",)
@@ -179,10 +179,10 @@ def simulate(
     """
     _check_arguments(die, features, key, noise, record)
     x = _signed_mirrors(die.W_in, features * die.unit_current_nA, die) + die.b_in_nA
+    normals = _layer_normals(die, features.shape[0], key, noise)
     traces = []
-    for index, layer in enumerate(die.layers):
-        layer_key = None if key is None else jax.random.fold_in(key, index)
-        trace = _layer(die, layer, x, layer_key, noise, surrogate_slope)
+    for layer, layer_normals in zip(die.layers, normals):
+        trace = _layer(die, layer, x, layer_normals, noise, surrogate_slope)
         traces.append(trace)
         x = trace["o"] + x
     logits_nA = _signed_mirrors(die.W_fc, x, die) + die.b_fc_nA
@@ -211,7 +211,17 @@ def _check_arguments(die, features, key, noise, record):
         raise InputError("key: required when noise is given")
 
 
-def _layer(die, layer, x, key, noise, slope) -> dict:
+def _layer_normals(die, frames, key, noise) -> list:
+    """Each layer's standard normals, drawn for all layers in one call (or Nones)."""
+    if noise is None:
+        return [None] * len(die.layers)
+    sizes = [layer.alpha_nA.shape[0] for layer in die.layers]
+    normals = draw_normals(key, noise, frames, sum(sizes))
+    bounds = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
+    return [normals[..., lo:hi] for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _layer(die, layer, x, normals, noise, slope) -> dict:
     nonideal, device = die.nonideal, die.device
     u = mirror_input(jax.nn.relu(x), nonideal, device)
     pre = u @ layer.W_c.T + layer.b_c_nA
@@ -219,7 +229,7 @@ def _layer(die, layer, x, key, noise, slope) -> dict:
         clean = jax.nn.relu(pre)
         branches = u @ jnp.abs(layer.W_c).T + jnp.abs(layer.b_c_nA) + clean
         pre = pre + candidate_noise_nA(
-            noise, branches, clean, die.temperature_K, key=key
+            noise, branches, clean, die.temperature_K, normals
         )
     c = jax.nn.relu(pre)
     s = schmitt_states(
