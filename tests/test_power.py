@@ -273,13 +273,14 @@ def test_static_figure_below_the_bias_branches_is_refused():
         PowerSettings(cell_static_nW=1.0)
 
 
-def test_bad_state_sizes_and_missing_currents_are_refused():
+def test_bad_state_sizes_and_missing_currents_are_refused(as_user):
     features = jnp.zeros((1, 5, 13))
     model = HardwareBackbone(width=2, key=jax.random.key(0))
+    key = jax.random.key(0)
     with pytest.raises(InputError, match="state_dims"):
-        scaling_study({0: [model], 2: [model], 4: [model]}, features, key=None)
+        scaling_study({0: [model], 2: [model], 4: [model]}, features, key=key)
     with pytest.raises(InputError, match="state_dims"):
-        scaling_study({2.5: [model], 2: [model], 4: [model]}, features, key=None)
+        scaling_study({2.5: [model], 2: [model], 4: [model]}, features, key=key)
     die = die_from_model(model)
     result = simulate(die, features[0])
     with pytest.raises(InputError, match="result"):

@@ -18,9 +18,13 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, Real
 
 from bmru_jax.errors import InputError, require
+
+# Sizes and powers arrive as NumPy or JAX arrays.
+Sizes = Real[np.ndarray, " n"] | Real[Array, " n"]
+Powers = Float[np.ndarray, " n"] | Float[Array, " n"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +47,7 @@ class PowerLawFit:
 
 
 def fit_power_law(
-    dims: Float[Array, " n"], power: Float[Array, " n"], *, confidence: float = 0.95
+    dims: Sizes, power: Powers, *, confidence: float = 0.95
 ) -> PowerLawFit:
     """OLS fit of ``log P = log P_1 + k log d`` with a Student-t interval on ``k``.
 
@@ -112,8 +116,8 @@ def student_t_quantile(probability: float, dof: int) -> float:
 
 
 def bootstrap_exponent(
-    dims: Float[Array, " n"],
-    samples: Float[Array, "n models clips"],
+    dims: Sizes,
+    samples: Float[np.ndarray, "n models clips"] | Float[Array, "n models clips"],
     *,
     key: PRNGKeyArray,
     resamples: int = 1000,

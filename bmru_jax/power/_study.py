@@ -182,7 +182,9 @@ def scaling_study(
     return ScalingResult(dims, samples, fits, ci)
 
 
-def summarise(values: Float[Array, "..."]) -> dict[str, float]:
+def summarise(
+    values: Float[np.ndarray, "..."] | Float[Array, "..."],
+) -> dict[str, float]:
     """Mean, standard deviation, minimum, maximum and relative spread of an array."""
     values = np.asarray(values, np.float64).ravel()
     mean = float(values.mean())
