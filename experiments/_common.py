@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import pathlib
+import sys
 import time
 
 import matplotlib
@@ -19,6 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
+# The scripts import the package from this checkout, installed or not.
+if str(REPOSITORY) not in sys.path:
+    sys.path.insert(1, str(REPOSITORY))
 DEFAULT_OUT = REPOSITORY / "figures"
 # Trained checkpoints of the experiments; gitignored (runs/), so a rerun does not
 # retrain.
@@ -81,3 +85,49 @@ def mean_and_spread(values, axis=0) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(values, dtype=float)
     ddof = 1 if values.shape[axis] > 1 else 0
     return values.mean(axis=axis), values.std(axis=axis, ddof=ddof)
+
+
+# The bundled d = 4 keyword network (noise-aware training), as campaigns use it.
+BUNDLED_KEYWORD_MODEL = "kws-d4-noise-aware"
+
+
+def bundled_keyword_network(clips: int | None = None):
+    """The bundled d = 4 keyword model and the first ``clips`` of its test features.
+
+    Returns ``(model, features (clips, 101, 13), labels (clips,))``.
+    """
+    from bmru_jax.assets import bundled_model, bundled_test_features
+
+    model = bundled_model(BUNDLED_KEYWORD_MODEL)
+    features, labels = bundled_test_features()
+    features, labels = np.asarray(features), np.asarray(labels)
+    if clips is not None:
+        features, labels = features[:clips], labels[:clips]
+    return model, features, labels
+
+
+def nominal_die(model, nonideal=None):
+    """The nominal die of a trained model, and how many of its elements are out of
+    the realisable range (the description's report; its warning is recorded instead of
+    shown, since the count is saved with the numbers)."""
+    import warnings
+
+    from bmru_jax import circuit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        desc = circuit.describe(model)
+    nonideal = circuit.NonIdealities() if nonideal is None else nonideal
+    return circuit.nominal_die(desc, nonideal), len(desc.out_of_range)
+
+
+def script_main(doc: str, run, extra=None):
+    """The ``main(argv=None) -> dict`` of a script: parse the options, ``run(args)``.
+
+    The first line of the script's docstring is its command-line description.
+    """
+
+    def main(argv=None) -> dict:
+        return run(parse_arguments(doc.splitlines()[0], argv, extra))
+
+    return main

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import mean_and_spread, parse_arguments, save
+from _common import mean_and_spread, save, script_main
 from tqdm import tqdm
 
 from bmru_jax import circuit
@@ -190,10 +190,7 @@ def plot(candidates, sweeps):
     return figure
 
 
-def main(argv=None) -> dict:
-    """Command-line entry point; returns the saved numbers."""
-    args = parse_arguments(__doc__.splitlines()[0], argv)
-    return run(args)
+main = script_main(__doc__, run)
 
 
 if __name__ == "__main__":
