@@ -128,11 +128,20 @@ def test_clips(count: int, *, key) -> tuple[jnp.ndarray, np.ndarray | None, str]
     except FileNotFoundError:
         pass
     else:
-        features = jnp.asarray(features[:count], jnp.float32)
-        return features, np.asarray(labels[:count]), "bundled test clips"
+        chosen = _balanced(np.asarray(labels), count)
+        features = jnp.asarray(features[chosen], jnp.float32)
+        return features, np.asarray(labels)[chosen], "bundled test clips"
     frames = jax.random.normal(key, (count, FRAMES, N_FEATURES))
     frames = (frames - frames.mean(1, keepdims=True)) / frames.std(1, keepdims=True)
     return frames, None, "z-scored Gaussian frames (no bundled test clips)"
+
+
+def _balanced(labels: np.ndarray, count: int) -> np.ndarray:
+    """The first clips of each class in turn, ``count`` in all, in stored order."""
+    per_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = [i for group in zip(*per_class) for i in group]
+    rest = sorted(set(range(len(labels))) - set(order))
+    return np.sort(np.asarray((order + rest)[:count], int))
 
 
 def _keyword_figures(model, kind, features, settings, published) -> dict:
