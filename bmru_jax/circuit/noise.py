@@ -29,7 +29,8 @@ noise, optional, is a Gauss-Markov process per node whose per-frame sigma is
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from bmru_jax._validate import check_non_negative, is_concrete
 from bmru_jax.circuit.devices import (
@@ -98,7 +99,7 @@ class TemporalNoise(eqx.Module):
 
 def _check_positive(name, value):
     check_non_negative(name, value)
-    if is_concrete(value) and not float(jnp.min(jnp.asarray(value))) > 0:
+    if is_concrete(value) and not np.min(np.asarray(value)) > 0:
         raise InputError(f"{name}: must be positive")
 
 
@@ -110,9 +111,9 @@ def _optional_non_negative(name, value):
 
 
 def node_bandwidth_Hz(
-    node_current_nA: Float[Array, "..."],
-    temperature_K: Float[Array, ""],
-    capacitance_fF: Float[Array, ""],
+    node_current_nA: Float[ArrayLike, "..."],
+    temperature_K: Float[ArrayLike, ""],
+    capacitance_fF: Float[ArrayLike, ""],
 ) -> Float[Array, "..."]:
     """``B = g_m / (2 pi C)`` with ``g_m = I / (n U_T)`` (NMOS diode), in Hz.
 
@@ -128,7 +129,7 @@ def node_bandwidth_Hz(
 
 
 def shot_noise_variance_nA2(
-    current_nA: Float[Array, "..."], bandwidth_Hz: Float[Array, "..."]
+    current_nA: Float[ArrayLike, "..."], bandwidth_Hz: Float[ArrayLike, "..."]
 ) -> Float[Array, "..."]:
     """Variance ``2 q I B`` of one branch's current over bandwidth ``B``, in nA^2.
 
@@ -138,7 +139,7 @@ def shot_noise_variance_nA2(
         3.204
     """
     # 2 q (I 1e-9 A) B in A^2, times 1e18 for nA^2.
-    return 2 * ELEMENTARY_CHARGE_C * current_nA * bandwidth_Hz * 1e9
+    return 2 * ELEMENTARY_CHARGE_C * jnp.asarray(current_nA) * bandwidth_Hz * 1e9
 
 
 def candidate_noise_sigma_nA(
