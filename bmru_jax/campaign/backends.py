@@ -18,8 +18,8 @@ from bmru_jax.campaign.inputs import CampaignInputs
 from bmru_jax.campaign.plan import Chunk
 from bmru_jax.errors import InputError
 
-# Chunk functions compiled in this (worker) process, by config hash.
-_EVALUATORS: dict[str, ChunkEvaluator] = {}
+# Chunk functions compiled in this (worker) process, by config hash and chunk size.
+_EVALUATORS: dict[tuple[str, int], ChunkEvaluator] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,12 +34,13 @@ class Work:
 
 def evaluator_for(work: Work) -> tuple[ChunkEvaluator, float]:
     """This process's compiled evaluator of ``work``, and the seconds compiling took."""
-    if work.config_hash in _EVALUATORS:
-        return _EVALUATORS[work.config_hash], 0.0
+    name = (work.config_hash, work.config.campaign.chunk_size)
+    if name in _EVALUATORS:
+        return _EVALUATORS[name], 0.0
     evaluator = ChunkEvaluator(work.config, work.inputs, work.nominal)
     seconds = evaluator.compile()
     _EVALUATORS.clear()  # one campaign at a time: do not hoard compiled functions
-    _EVALUATORS[work.config_hash] = evaluator
+    _EVALUATORS[name] = evaluator
     return evaluator, seconds
 
 

@@ -147,7 +147,9 @@ class ChunkEvaluator:
     and measures. They are compiled apart on purpose: fused into one program, XLA on
     CPU ran the simulation of freshly drawn dies ~20x slower than the same
     simulation of dies passed in, and the many small random draws of a die compile
-    fast without backend optimisation while costing nothing at run time.
+    fast without backend optimisation while costing nothing at run time. Both loop
+    over the dies of a chunk (:func:`_over_dies`), so a die's numbers are the same
+    bits whatever the chunk size.
 
     Every call pads its pairs to ``size`` (the config's chunk size), so each function
     compiles once; the outputs are NumPy arrays with a leading pair axis, named and
@@ -166,10 +168,8 @@ class ChunkEvaluator:
             jnp.asarray(nominal.states),
             jnp.asarray(nominal.alpha_nA),
         )
-        self._sample = jax.jit(jax.vmap(_sample_die(config), (None,) * 3 + (0, 0)))
-        self._measure = jax.jit(
-            jax.vmap(_die_measures(config), (0, None) + (None,) * 3 + (0, 0))
-        )
+        self._sample = jax.jit(_sample_dies(config))
+        self._measure = jax.jit(_over_dies(_die_measures(config)))
         self._compiled = None
 
     def compile(self) -> float:
@@ -208,14 +208,37 @@ class ChunkEvaluator:
 _QUICK = {"xla_backend_optimization_level": 0}
 
 
-def _sample_die(config: CampaignConfig):
-    """The traceable draw of one die: ``(nominal, levels, root, level, die) -> Die``."""
+def _over_dies(measures):
+    """``measures`` of one die applied to each die of a batch, one after another.
+
+    A loop (``lax.map``), not ``vmap``: the program that measures one die is then
+    the same whatever the chunk size, and so are its float sums to the last bit
+    (batched, XLA reordered them differently for different batch sizes).
+    """
+
+    def over_dies(dies, root, features, reference, alpha, level, index):
+        def one(pair):
+            die, level_index, die_index = pair
+            return measures(
+                die, root, features, reference, alpha, level_index, die_index
+            )
+
+        return jax.lax.map(one, (dies, level, index))
+
+    return over_dies
+
+
+def _sample_dies(config: CampaignConfig):
+    """The traceable draw of a batch of dies, one after another (``lax.map``)."""
 
     def sample(nominal, levels, root, level, index):
-        key_die = circuit.die_key(root, level, index)
-        return circuit.perturb_die(
-            nominal, variation(config, levels[level]), key=key_die
-        )
+        def one(pair):
+            level_index, die_index = pair
+            key_die = circuit.die_key(root, level_index, die_index)
+            variation_ = variation(config, levels[level_index])
+            return circuit.perturb_die(nominal, variation_, key=key_die)
+
+        return jax.lax.map(one, (level, index))
 
     return sample
 

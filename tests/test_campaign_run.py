@@ -1,0 +1,309 @@
+"""Campaigns end to end on a tiny problem: keys, determinism, resume, refusals, CLI.
+
+One d = 4 model, 4 clips of 30 frames, 2 levels x 5 dies x 2 temporal-noise streams.
+Every run of the same config must give the same bits, whatever the chunk size, the
+worker count, or a SIGKILL in the middle.
+"""
+
+import dataclasses
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+from bmru_jax import circuit
+from bmru_jax.campaign import (
+    load_config,
+    load_inputs,
+    nominal_reference,
+    run_campaign,
+    store,
+)
+from bmru_jax.cli import campaign as campaign_cli
+from bmru_jax.cli import main
+from bmru_jax.errors import InputError
+from bmru_jax.models import clip_decision
+from bmru_jax.power import power_from_currents
+from bmru_jax.training.checkpoint import ModelSpec, save_checkpoint
+
+CONFIG = """
+[model]
+path = "model.json"
+[data]
+path = "features.npz"
+[noise]
+levels = [0, 2]
+[noise.temporal]
+streams = 2
+[campaign]
+dies = 5
+seed = 7
+chunk_size = 4
+power = true
+"""
+VARIABLES = ("decision", "accuracy", "flips", "high_level_rel", "low_level_pA")
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("inputs")
+    spec = ModelSpec("backbone", width=4)
+    model = spec.build(key=jax.random.key(0))
+    save_checkpoint(
+        folder / "model.json",
+        model,
+        {"contents": "model", "model": dataclasses.asdict(spec)},
+    )
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "features.npz",
+        features=rng.normal(size=(4, 30, 13)).astype(np.float32),
+        labels=np.array([0, 1, 1, 0]),
+    )
+    (folder / "campaign.toml").write_text(CONFIG)
+    return folder / "campaign.toml"
+
+
+@pytest.fixture(scope="module")
+def reference(config_path, tmp_path_factory) -> Path:
+    """An uninterrupted in-process run with chunk size 4."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    run_campaign(load_config(config_path), out)
+    return out
+
+
+def _results(out: Path) -> xr.Dataset:
+    with store.open_results(out) as results:
+        return results.load()
+
+
+def _assert_same_results(out: Path, expected: Path) -> None:
+    got, want = _results(out), _results(expected)
+    for name in VARIABLES + ("power_nW",):
+        np.testing.assert_array_equal(got[name].values, want[name].values, name)
+    assert got.attrs["config_hash"] == want.attrs["config_hash"]
+
+
+def _snapshot(out: Path) -> dict:
+    return {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_store_layout_and_summary(reference):
+    results = _results(reference)
+    assert dict(results.sizes) == {
+        "level": 2,
+        "die": 5,
+        "stream": 2,
+        "clip": 4,
+        "layer": 2,
+        "cell": 4,
+    }
+    assert results["flips"].dims == ("level", "die", "stream", "layer", "cell")
+    assert (results["decision"] >= 0).all() and (results["flips"] >= 0).all()
+    np.testing.assert_array_equal(results["p"].values, [0.0, 0.2])
+    assert json.loads(results.attrs["config"])["campaign"]["dies"] == 5
+    assert results.attrs["root_seed"] == 7 and results.attrs["bmru_jax_version"]
+    correct = (results["decision"] == results["label"]).mean("clip")
+    np.testing.assert_allclose(results["accuracy"], correct, rtol=1e-6)
+    summary = json.loads((reference / "summary.json").read_text())
+    per_die = results["accuracy"].mean("stream")
+    np.testing.assert_allclose(summary["accuracy_mean"], per_die.mean("die"), 1e-6)
+    np.testing.assert_allclose(
+        summary["accuracy_std"], per_die.std("die", ddof=1), rtol=1e-5
+    )
+    assert summary["n_dies"] == 5 and summary["noise_levels"] == [0.0, 2.0]
+    assert summary["network_frames_per_second"] > 0 and summary["complete"]
+    assert (reference / "accuracy_vs_noise.png").stat().st_size > 10_000
+
+
+def test_one_die_matches_a_hand_derived_simulation(config_path, reference):
+    """Level 1, die 3, stream 1, rebuilt from the documented key derivation."""
+    config = load_config(config_path)
+    inputs = load_inputs(config)
+    nominal = nominal_reference(config, inputs)
+    key_die = jax.random.fold_in(jax.random.fold_in(jax.random.key(7), 1), 3)
+    variation = (circuit.GlobalShift(), circuit.Multiplicative(0.2))
+    die = circuit.sample_die(nominal.die, variation, key=key_die)
+    noise = circuit.TemporalNoise()
+
+    @jax.jit
+    def run(features, clip):
+        noise_key = jax.random.fold_in(jax.random.fold_in(key_die, 1), clip)
+        key = jax.random.fold_in(noise_key, 1)
+        result = circuit.simulate(
+            die,
+            features,
+            key=key,
+            noise=noise,
+            record=("currents",),
+        )
+        power = jnp.mean(power_from_currents(die, result).total_nW())
+        return result.states, clip_decision(result.logits), power
+
+    runs = [run(jnp.asarray(f), c) for c, f in enumerate(inputs.features)]
+    stored = _results(reference).isel(level=1, die=3, stream=1)
+    decisions = [int(decision) for _, decision, _ in runs]
+    flips = sum(
+        np.sum(np.asarray(states) != nominal.states[clip], axis=1)
+        for clip, (states, _, _) in enumerate(runs)
+    )
+    np.testing.assert_array_equal(stored["decision"].values, decisions)
+    np.testing.assert_array_equal(stored["flips"].values, flips)
+    power = np.mean([float(p) for _, _, p in runs])
+    np.testing.assert_allclose(float(stored["power_nW"]), power, rtol=1e-5)
+
+
+def test_chunk_size_does_not_change_a_number(config_path, reference, tmp_path):
+    run_campaign(load_config(config_path).with_chunk_size(3), tmp_path / "run")
+    _assert_same_results(tmp_path / "run", reference)
+
+
+def test_dask_workers_give_the_in_process_numbers(config_path, reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        run_campaign(
+            load_config(config_path),
+            tmp_path / "run",
+            scheduler=cluster.scheduler_address,
+        )
+    _assert_same_results(tmp_path / "run", reference)
+
+
+_KILLABLE = """
+import sys, time
+from bmru_jax.campaign import load_config, run_campaign
+
+def progress(done):
+    print(done, flush=True)
+    time.sleep(0.5)
+
+config = load_config(sys.argv[1]).with_chunk_size(1)
+run_campaign(config, sys.argv[2], progress=progress)
+"""
+
+
+def test_sigkill_then_resume_ends_as_an_uninterrupted_run(
+    config_path, reference, tmp_path
+):
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", _KILLABLE, str(config_path), str(out)]
+    root = Path(__file__).parent.parent
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, cwd=root
+    ) as child:
+        for line in child.stdout:
+            if int(line) >= 3:
+                child.send_signal(signal.SIGKILL)
+                break
+        child.kill()
+    done = int(store.done_mask(store.read_manifest(out)).sum())
+    assert 3 <= done < 10
+    counts = []
+    run_campaign(load_config(config_path), out, progress=counts.append)
+    assert counts[0] == done  # finished chunks were not computed again
+    assert counts[-1] == 10
+    _assert_same_results(out, reference)
+
+
+def test_other_config_on_the_folder_is_refused_and_changes_nothing(
+    config_path, reference
+):
+    before = _snapshot(reference)
+    other = config_path.parent / "other.toml"
+    other.write_text(CONFIG.replace("dies = 5", "dies = 6"))
+    with pytest.raises(InputError, match="holds a campaign with a different config"):
+        run_campaign(load_config(other), reference)
+    assert _snapshot(reference) == before
+
+
+def test_second_campaign_on_a_busy_folder_is_refused(config_path, reference):
+    with store.folder_lock(reference):
+        with pytest.raises(InputError, match="another campaign is running"):
+            run_campaign(load_config(config_path), reference)
+
+
+def test_report_redraws_figures_and_summary_from_the_store(reference, capsys):
+    summary = json.loads((reference / "summary.json").read_text())
+    (reference / "summary.json").unlink()
+    (reference / "accuracy_vs_noise.png").unlink()
+    assert main(["report", str(reference)]) == 0
+    assert json.loads((reference / "summary.json").read_text()) == summary
+    assert (reference / "accuracy_vs_noise.png").is_file()
+    assert "2x" in capsys.readouterr().out
+
+
+@pytest.fixture
+def no_disk_cache(monkeypatch):
+    """Keep the CLI from switching this test process to a persistent XLA cache."""
+    monkeypatch.setattr(campaign_cli, "_use_compilation_cache", lambda: None)
+
+
+def test_cli_run_matches_the_library_run(
+    config_path, reference, tmp_path, no_disk_cache
+):
+    out = tmp_path / "run"
+    args = ["campaign", "--config", str(config_path), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    _assert_same_results(out, reference)
+
+
+@pytest.mark.parametrize(
+    "old, new, extra, message",
+    [
+        ("[campaign]\n", "[campaign\n", [], "not valid TOML"),
+        ("levels = [0, 2]", "levels = [0, 11]", [], r"noise.levels\[1\]: must be"),
+        ("dies = 5", "dies = 0", [], "campaign.dies: must be a positive integer"),
+        ("dies = 5", "dies = 5\nbogus = 0", [], "campaign.bogus: unknown key"),
+        ('"model.json"', '"missing.json"', [], "missing.json: model file not found"),
+        ('"model.json"', '"garbage.json"', [], "garbage.json: not valid JSON"),
+        ('"features.npz"', '"model.json"', [], "model.json: not a readable .npz"),
+        ("", "", ["--chunk-size", "0"], "--chunk-size: must be a positive integer"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2_and_leaves_the_store(
+    config_path, reference, capsys, no_disk_cache, old, new, extra, message
+):
+    folder = config_path.parent
+    (folder / "garbage.json").write_text("{not json")
+    bad = folder / "bad.toml"
+    bad.write_text(CONFIG.replace(old, new) if old else CONFIG)
+    before = _snapshot(reference)
+    code = main(["campaign", "--config", str(bad), "--out", str(reference), *extra])
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert stderr.startswith("bmru-jax campaign: error: ")
+    assert re.search(message, stderr)
+    assert _snapshot(reference) == before
+
+
+def test_cli_unwritable_output_folder_is_one_line_exit_2(
+    config_path, tmp_path, capsys, no_disk_cache
+):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    args = ["campaign", "--config", str(config_path), "--out", str(blocker / "run")]
+    assert main(args) == 2
+    stderr = capsys.readouterr().err
+    assert "cannot create the output folder" in stderr and stderr.count("\n") == 1
+
+
+def test_cli_workers_without_dask_is_one_line_exit_2(
+    config_path, tmp_path, capsys, monkeypatch, no_disk_cache
+):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    args = ["campaign", "--config", str(config_path), "--out", str(tmp_path / "r")]
+    assert main([*args, "--workers", "2"]) == 2
+    stderr = capsys.readouterr().err
+    assert "bmru-jax[dask]" in stderr and stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
