@@ -20,6 +20,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="small workload for a smoke check"
     )
+    parser.add_argument(
+        "--campaign",
+        action="store_true",
+        help="also time a whole campaign, in-process and on 2 Dask workers",
+    )
     parser.set_defaults(run=run)
 
 
@@ -48,8 +53,32 @@ def run(args) -> int:
                 f"{row['speedup_vs_numpy']:.1f}x NumPy{extra}, "
                 f"compile {row['compile_s']:.1f} s"
             )
+    if args.campaign:
+        report["campaign"] = _campaign(args.quick)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0
+
+
+def _campaign(quick: bool) -> dict:
+    """Time a campaign (``bmru_jax.bench.campaign``) and print its rates."""
+    from bmru_jax.bench.campaign import benchmark_campaign
+
+    report = benchmark_campaign(quick=quick)
+    load = report["workload"]
+    print(
+        f"campaign ({load['levels']} levels x {load['dies']} dies x {load['clips']} "
+        f"clips x {load['frames']} frames):"
+    )
+    for name in ("in_process", "dask"):
+        if name in report:
+            row = report[name]
+            print(
+                f"  {name} ({row['workers']} workers): "
+                f"{row['network_frames_per_second']:.3g} network-frames/s, "
+                f"compile {row['compile_seconds']:.1f} s, "
+                f"wall {row['wall_seconds']:.1f} s"
+            )
+    return report
