@@ -7,6 +7,7 @@ measured analog noise, 100 dies per level, with temporal noise. Stopped at any p
 """
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     if args.chunk_size is not None:
         config = config.with_chunk_size(args.chunk_size)
     _use_compilation_cache()
+    if args.workers is not None or args.scheduler is not None:
+        # Dask logs worker start and shutdown chatter; the progress bar says enough.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
     total = len(config.noise.levels) * config.campaign.dies
     with _ProgressBar(total, quiet=args.quiet) as bar:
         try:
