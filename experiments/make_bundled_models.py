@@ -71,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         "--clips-per-word", type=int, default=2500, help="corpus size (2500)"
     )
     parser.add_argument(
-        "--test-clips", type=int, default=600, help="bundled test clips (600)"
+        "--test-clips",
+        type=int,
+        default=500,
+        help="bundled test clips, at most the testing split (500)",
     )
     parser.add_argument(
         "--report-only", action="store_true", help="only rewrite report.json"
@@ -144,12 +147,9 @@ def _export_test_features(corpus: Path, clips: int) -> None:
 
     features, labels, names = load_features(corpus, "binary", "testing")
     rng = np.random.default_rng(0)
-    chosen = np.concatenate(
-        [
-            rng.choice(np.flatnonzero(labels == c), clips // 2, replace=False)
-            for c in (0, 1)
-        ]
-    )
+    per_class = [np.flatnonzero(labels == c) for c in (0, 1)]
+    count = min(clips // 2, *(len(index) for index in per_class))
+    chosen = np.concatenate([rng.choice(i, count, replace=False) for i in per_class])
     chosen.sort()
     np.savez_compressed(
         assets.TEST_FEATURES_FILE,

