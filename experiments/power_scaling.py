@@ -10,7 +10,7 @@ die. Error bars: the spread over test clips (power) and over dies with 1x mismat
 (accuracy, ``circuit.Multiplicative(0.1)``).
 
     python experiments/power_scaling.py [--out figures] [--quick] [--seed 0]
-        [--widths 4,8,16,32,64] [--steps 1500]
+        [--widths 4,8,16,32,64] [--steps 2000]
 """
 
 import pathlib
@@ -38,7 +38,8 @@ ONE_X = circuit.Multiplicative(0.1)
 def extra_arguments(parser) -> None:
     """Options of this experiment."""
     parser.add_argument("--widths", default="4,8,16,32,64", help="comma-separated d")
-    parser.add_argument("--steps", type=int, default=1500, help="training steps")
+    # 2000 steps, as the robustness sweep: its d = 16 model is shared.
+    parser.add_argument("--steps", type=int, default=2000, help="training steps")
     parser.add_argument("--dies", type=int, default=20, help="dies at 1x mismatch")
     parser.add_argument(
         "--cache", type=pathlib.Path, default=RUNS, help="trained-model cache"

@@ -3,10 +3,11 @@
 The published protocol: every parameter scaled by ``1 + N(0, (p/3)^2)`` per die,
 ``p`` in {5, 10, ..., 40, 50, ..., 100} % (0.5x to 10x the measured analog noise, where
 1x is ``p = 10 %``), plus ``p = 0``. Three models per task, trained comparably with
-``bmru_jax.training`` (same width, layers, steps, batch, AdamW with cosine decay, eps
-annealing for the BMRU): the first-quadrant BMRU hardware backbone, and minGRU and LRU
-in a pre-norm residual stack. What varies differs by family (``_robustness.py``): the
-BMRU is simulated as its circuit with every circuit element varied
+``bmru_jax.training`` (same width, layers, steps, batch of 64, AdamW with cosine decay
+from 3e-3 and global-norm clipping, eps annealing for the BMRU): the first-quadrant
+BMRU hardware backbone, and minGRU and LRU in a pre-norm residual stack. What varies
+differs by family (``_robustness.py``): the BMRU is simulated as its circuit with every
+circuit element varied
 (``bmru_jax.circuit.Multiplicative``), the baselines have every software parameter
 varied. Tasks (``_tasks.py``): the binary and 11-way keyword tasks of the offline
 corpus, the scikit-learn 8 x 8 digits read pixel by pixel (plain and permuted), and
@@ -28,7 +29,7 @@ import numpy as np
 from _common import RUNS, mean_and_spread, save, script_main
 from _robustness import baseline_accuracy, bmru_accuracy
 from _tasks import QUICK_TASK, TASKS, load_task
-from _trained import trained_model
+from _trained import BATCH_SIZE, LEARNING_RATE, trained_model
 from tqdm import tqdm
 
 from bmru_jax import circuit
@@ -80,7 +81,7 @@ def run(args) -> dict:
     if args.quick:
         levels, dies = QUICK_LEVELS_PERCENT, 3
         names = [QUICK_TASK]
-        width, steps = 8, 300
+        width, steps = 8, 200
     else:
         levels, dies = LEVELS_PERCENT, args.dies
         names = [name.strip() for name in args.tasks.split(",") if name.strip()]
@@ -111,7 +112,8 @@ def run(args) -> dict:
         "width": width,
         "layers": 2,
         "training_steps": steps,
-        "batch_size": 64,
+        "batch_size": BATCH_SIZE,
+        "learning_rate": LEARNING_RATE,
         "tasks": results,
         "skipped": skipped,
         "variation": {
