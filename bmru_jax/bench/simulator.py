@@ -28,6 +28,10 @@ from bmru_jax.models import HardwareBackbone, clip_decision
 FRAMES = 101
 FEATURES = 13
 
+# Backend optimisation buys nothing for a die's few hundred random draws, and its
+# compile time grows with every threefry instance.
+_QUICK = {"xla_backend_optimization_level": 0}
+
 
 def numpy_simulate(
     die: Die,
@@ -142,11 +146,21 @@ def keyword_network(width: int, *, seed: int = 0) -> HardwareBackbone:
 
 
 def _chunk_runner(nominal: Die, noise: TemporalNoise | None):
-    """Jitted: decisions ``(dies, clips)`` for one chunk of die indices."""
+    """Decisions ``(dies, clips)`` for one chunk of die indices, as two programs.
 
-    def one_die(root, level, p, die_index, clips):
+    The first draws the chunk's dies, the second simulates them. Fused into one
+    program, XLA on CPU recomputed the dies' random draws inside the simulation's
+    loops (about 8x slower, and 3x the compile time); apart, the draw is a few
+    hundred normals per die. Returns ``(sample, simulate_dies)``, both jitted.
+    """
+
+    def one_die(root, level, p, die_index):
+        return perturb_die(
+            nominal, Multiplicative(p), key=die_key(root, level, die_index)
+        )
+
+    def run_die(die, root, level, die_index, clips):
         k_die = die_key(root, level, die_index)
-        die = perturb_die(nominal, Multiplicative(p), key=k_die)
 
         def one_clip(clip_index, features):
             k_noise = noise_key(k_die, clip_index) if noise is not None else None
@@ -155,7 +169,9 @@ def _chunk_runner(nominal: Die, noise: TemporalNoise | None):
 
         return jax.vmap(one_clip)(jnp.arange(clips.shape[0]), clips)
 
-    return jax.jit(jax.vmap(one_die, in_axes=(None, None, None, 0, None)))
+    sample = jax.jit(jax.vmap(one_die, in_axes=(None, None, None, 0)))
+    simulate_dies = jax.jit(jax.vmap(run_die, in_axes=(0, None, None, 0, None)))
+    return sample, simulate_dies
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -190,12 +206,22 @@ def benchmark_width(
     root, level, p = jax.random.key(seed + 2), 0, jnp.asarray(0.1)
     report = {"width": width, "cells": cells, "frames": FRAMES, "clips": clips}
     for name, noise in (("mismatch", None), ("mismatch_noise", TemporalNoise())):
-        runner = _chunk_runner(nominal, noise)
+        sample, simulate_dies = _chunk_runner(nominal, noise)
         indices = [jnp.arange(start, start + chunk) for start in range(0, dies, chunk)]
         start = time.perf_counter()
-        compiled = runner.lower(root, level, p, indices[0], features).compile()
+        sample_c = sample.lower(root, level, p, indices[0]).compile(_QUICK)
+        shapes = jax.eval_shape(sample, root, level, p, indices[0])
+        simulate_c = simulate_dies.lower(
+            shapes, root, level, indices[0], features
+        ).compile()
         compile_s = time.perf_counter() - start
-        run_all = lambda: [compiled(root, level, p, i, features) for i in indices]  # noqa: E731
+
+        def run_all():
+            return [
+                simulate_c(sample_c(root, level, p, i), root, level, i, features)
+                for i in indices
+            ]
+
         jax_s = _median_seconds(run_all, repeats)
         network_frames = len(indices) * chunk * clips * FRAMES
         entry = {
