@@ -30,6 +30,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Int
 
 from bmru_jax import circuit
 from bmru_jax.campaign.config import CampaignConfig
@@ -183,8 +184,18 @@ class ChunkEvaluator:
         self._compiled = (sample, measure.compile())
         return time.perf_counter() - start
 
-    def __call__(self, levels: np.ndarray, dies: np.ndarray) -> dict[str, np.ndarray]:
-        """Measures of the pairs ``(levels[i], dies[i])``; at most ``size`` pairs."""
+    def __call__(
+        self, levels: Int[np.ndarray, " pairs"], dies: Int[np.ndarray, " pairs"]
+    ) -> dict[str, np.ndarray]:
+        """Measures of the pairs ``(levels[i], dies[i])``; at most ``size`` pairs.
+
+        Args:
+            levels: index into the config's noise levels of each pair.
+            dies: die index of each pair.
+
+        Returns:
+            Each measure of :data:`MEASURES` (and ``power_nW``), ``(pairs, ...)``.
+        """
         count = len(levels)
         if not 0 < count <= self.size or len(dies) != count:
             raise InputError(

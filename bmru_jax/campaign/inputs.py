@@ -13,6 +13,7 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import numpy as np
+from jaxtyping import Float, Int
 
 from bmru_jax.campaign.config import CampaignConfig
 from bmru_jax.errors import InputError
@@ -30,8 +31,8 @@ class CampaignInputs:
     """
 
     model: HardwareBackbone
-    features: np.ndarray
-    labels: np.ndarray
+    features: Float[np.ndarray, "clips frames features"]
+    labels: Int[np.ndarray, " clips"]
 
     def __post_init__(self):
         _check_model(self.model, "model")

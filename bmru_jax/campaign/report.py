@@ -111,7 +111,9 @@ def accuracy_figure(summary: dict) -> Figure:
     figure = Figure(figsize=(9.0, 3.8), layout="constrained")
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2)
-    left.errorbar(levels, mean, yerr=std, marker="o", capsize=3, label="dies")
+    left.errorbar(
+        levels, mean, yerr=std, marker="o", capsize=3, label="dies: mean +- std"
+    )
     left.axhline(
         100 * summary["nominal_accuracy"], color="grey", ls="--", label="nominal die"
     )

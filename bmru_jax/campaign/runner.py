@@ -92,7 +92,9 @@ def run_campaign(
                 _fill(
                     out_dir, manifest, backend, chunks, config, inputs, start, progress
                 )
-            _finish(out_dir, manifest, workers, scheduler)
+        # Also when nothing was left: a run killed after its last chunk has its
+        # timings in the manifest but not yet in the store.
+        _finish(out_dir, manifest, workers, scheduler)
     return write_report(out_dir)
 
 
@@ -265,7 +267,7 @@ def _coordinates(config: CampaignConfig, inputs: CampaignInputs, sizes: dict) ->
     if config.noise.model == "multiplicative":
         coords["p"] = (
             "level",
-            levels * ONE_X_NOISE_P,
+            np.round(levels * ONE_X_NOISE_P, 12),
             {"long_name": "multiplicative spread at 3 sigma", "units": "1"},
         )
     return coords

@@ -64,8 +64,12 @@ def run(args) -> int:
 
 def _campaign(quick: bool) -> dict:
     """Time a campaign (``bmru_jax.bench.campaign``) and print its rates."""
+    import logging
+
     from bmru_jax.bench.campaign import benchmark_campaign
 
+    # Dask logs worker start and shutdown chatter that says nothing about speed.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     report = benchmark_campaign(quick=quick)
     load = report["workload"]
     print(
