@@ -126,10 +126,14 @@ def accuracy_figure(summary: dict) -> Figure:
     right.plot(levels, _as_percent(summary["flip_rate_mean"]), marker="o")
     right.set_ylabel("cell states differing from nominal (% of frames)")
     right.set_title("state flips against the nominal die")
+    one_x = {"multiplicative": "; 1x = +-10 % at 3 sigma"}.get(
+        summary["noise_model"], ""
+    )
+    figure.supxlabel(
+        f"{summary['noise_model']} variation (x measured analog noise{one_x})"
+    )
     for axes in (left, right):
-        axes.set_xlabel(
-            f"frozen variation, {summary['noise_model']} (x measured noise)"
-        )
+        axes.set_xlabel("noise level (x)")
         axes.grid(alpha=0.3)
     return figure
 
