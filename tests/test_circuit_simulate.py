@@ -36,6 +36,7 @@ def _clips(seed, width=13):
 
 
 _run = jax.jit(jax.vmap(lambda die, x: circuit.simulate(die, x), in_axes=(None, 0)))
+_trace = eqx.filter_jit(lambda model, x: jax.vmap(model.trace)(x))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -44,7 +45,7 @@ def test_ideal_die_reproduces_the_software_model(seed):
     die = circuit.die_from_model(model, nonideal=circuit.NonIdealities.ideal())
     clips = _clips(seed)
     result = _run(die, clips)
-    software = jax.vmap(model.trace)(clips)
+    software = _trace(model, clips)
     assert jnp.array_equal(result.states, software.states)
     np.testing.assert_allclose(result.logits, software.logits, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(
@@ -173,9 +174,13 @@ def test_perturbed_model_is_the_sampled_die_and_keeps_gradients():
         circuit.die_from_model(model, nonideal=ideal), variation, key=key
     )
     clips = _clips(11)
-    assert jnp.array_equal(jax.vmap(noisy.trace)(clips).states, _run(die, clips).states)
-    grads = jax.grad(
-        lambda m: jnp.sum(circuit.perturb_model(m, variation, key=key).layers[0].W_c)
+    assert jnp.array_equal(_trace(noisy, clips).states, _run(die, clips).states)
+    grads = eqx.filter_jit(
+        jax.grad(
+            lambda m: jnp.sum(
+                circuit.perturb_model(m, variation, key=key).layers[0].W_c
+            )
+        )
     )(model)
     ratio = noisy.layers[0].W_c / model.layers[0].W_c
     np.testing.assert_allclose(grads.layers[0].W_c, ratio, rtol=1e-5)
