@@ -63,8 +63,8 @@ def mismatch_accuracy(
     for start in range(0, dies, chunk):
         index = jnp.arange(start, start + chunk)
         hits = _die_hits(nominal, variation, key, index, features, labels)
-        accuracy.append(np.asarray(hits)[: dies - start])
-    return np.concatenate(accuracy).astype(np.float64)
+        accuracy.append(np.asarray(hits)[: dies - start] / len(labels))
+    return np.concatenate(accuracy)
 
 
 @eqx.filter_jit
@@ -78,6 +78,6 @@ def _die_hits(nominal, variation, key, index, features, labels):
                 nominal, variation, key=circuit.die_key(key, 0, i)
             )
         run = lambda x: clip_decision(circuit.simulate(die, x).logits)  # noqa: E731
-        return jnp.mean(jax.vmap(run)(features) == labels)
+        return jnp.sum(jax.vmap(run)(features) == labels)  # exact count
 
     return jax.vmap(one_die)(index)
