@@ -365,7 +365,10 @@ def train(
     if resume and last.is_file():
         model, opt_state, state = _resume(last, metadata, model, opt_state)
     elif last.is_file() or (run_dir / "best.json").is_file():
-        raise InputError(f"{run_dir}: already holds a run; pass resume to continue it")
+        raise InputError(
+            f"{run_dir}: already holds a run; resume it (resume=True, --resume) "
+            "or pick another folder"
+        )
 
     step_fn = make_train_step(config, optimizer)
     features = jnp.asarray(data.train_features)
