@@ -12,7 +12,7 @@ import sys
 from bmru_jax.errors import InputError
 
 # Subcommand modules, in the order ``bmru-jax --help`` lists them.
-_COMMANDS = ("corpus", "spice_check", "power", "train", "campaign", "report", "bench")
+_COMMANDS = ("campaign", "report", "bench", "power", "train", "corpus", "spice_check")
 
 
 def build_parser() -> argparse.ArgumentParser:
