@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import mean_and_spread, save, script_main
+from _common import save, script_main
 from tqdm import tqdm
 
 from bmru_jax import circuit
@@ -116,18 +116,21 @@ def extract(candidates, states, outputs) -> dict:
 
     Arrays ``(..., T)`` of one up-then-down sweep; the on point is the candidate at the
     first set frame of the up half, the off point the candidate at the first reset
-    frame of the down half.
+    frame of the down half. A cell that never sets (resets) has no on (off) point:
+    NaN, e.g. a die whose mismatch pushed ``beta1`` to zero cannot reset.
     """
     half = candidates.shape[-1] // 2
-    up_on = np.argmax(states[..., :half] > 0.5, axis=-1)
-    down_off = half + np.argmax(states[..., half:] < 0.5, axis=-1)
+    sets, resets = states[..., :half] > 0.5, states[..., half:] < 0.5
+    up_on = np.argmax(sets, axis=-1)
+    down_off = half + np.argmax(resets, axis=-1)
     take = lambda a, i: np.take_along_axis(a, i[..., None], -1)[..., 0]  # noqa: E731
+    on = np.where(sets.any(-1), 1e3 * take(candidates, up_on), np.nan)
     return {
-        "on_pA": 1e3 * take(candidates, up_on),
-        "off_pA": 1e3 * take(candidates, down_off),
-        "alpha_pA": 1e3 * take(outputs, up_on),
+        "on_pA": on,
+        "off_pA": np.where(resets.any(-1), 1e3 * take(candidates, down_off), np.nan),
+        "alpha_pA": np.where(sets.any(-1), 1e3 * take(outputs, up_on), np.nan),
         "low_min_pA": 1e3 * outputs[..., 0],
-        "low_max_pA": 1e3 * take(outputs, up_on - 1),
+        "low_max_pA": 1e3 * take(outputs, np.maximum(up_on - 1, 0)),
     }
 
 
@@ -191,16 +194,20 @@ def run(args) -> dict:
 
 
 def summarise_transfers(transfers: dict, n_dies: int) -> dict:
-    """Per bias sweep: bias values, mean and spread over dies of each measured value,
-    and the straight-line fit of the measured parameter against the bias current."""
+    """Per bias sweep: bias values, mean and spread over the dies where it is defined
+    (and how many it is not) of each measured value, and the straight-line fit of the
+    measured parameter against the bias current."""
     measured_of = {"I_gain": "alpha_pA", "I_thresh": "on_pA", "I_width": "width_pA"}
     summary = {}
     for bias, values in transfers.items():
         values = {**values, "width_pA": values["on_pA"] - values["off_pA"]}
         entry = {"bias_pA": TRANSFERS_PA[bias], "dies": n_dies}
         for name, array in values.items():
-            mean, spread = mean_and_spread(array, axis=1)
-            entry[name] = {"mean": mean, "std": spread}
+            entry[name] = {
+                "mean": np.nanmean(array, axis=1),
+                "std": np.nanstd(array, axis=1, ddof=1),
+                "undefined_dies": np.isnan(array).sum(axis=1),
+            }
         slope, offset = np.polyfit(
             TRANSFERS_PA[bias], entry[measured_of[bias]]["mean"], 1
         )

@@ -116,7 +116,7 @@ def headline(candidates_nA, sigma_nA, factor, flips) -> dict:
 
 def run(args) -> dict:
     """Sweep the operating point for each noise sigma; plot and save."""
-    step_nA, trials, repeats = (0.02, 200, 3) if args.quick else (0.005, 1000, 5)
+    step_nA, trials, repeats = (0.02, 200, 3) if args.quick else (0.005, 500, 4)
     sigmas = SIGMAS_NA[1:2] if args.quick else SIGMAS_NA
     candidates = jnp.arange(0.0, 0.6 + step_nA / 2, step_nA, dtype=jnp.float32)
     states = jnp.asarray([0.0, 1.0])
