@@ -98,8 +98,14 @@ def run(args) -> dict:
             "accuracy_std": spread,
             "accuracy_min": accuracy.min(axis=1),
         }
+    nominal_accuracy = float(
+        bmru_accuracy(
+            model, features, labels, [circuit.Multiplicative(0.0)], 1, args.seed
+        )[0, 0]
+    )
     numbers = {
         "network": "bundled d = 4 keyword backbone",
+        "nominal_accuracy": nominal_accuracy,
         "clips": len(labels),
         "dies": dies,
         "A_VT_scales": scales,
@@ -109,10 +115,11 @@ def run(args) -> dict:
         "A_VT_mV_um": circuit.Pelgrom().A_VT_nmos_mV_um,
         "results": results,
     }
-    return save(NAME, args, plot(scales, p_equal, results), numbers)
+    figure = plot(scales, p_equal, results, nominal_accuracy)
+    return save(NAME, args, figure, numbers)
 
 
-def plot(scales, p_equal, results):
+def plot(scales, p_equal, results, nominal_accuracy):
     """Accuracy against the A_VT scale, with the matched p on a top axis."""
     figure, ax = plt.subplots(figsize=(8, 5))
     labels = {
@@ -128,6 +135,9 @@ def plot(scales, p_equal, results):
             capsize=3,
             label=labels[name],
         )
+    ax.axhline(
+        100 * nominal_accuracy, color="grey", ls=":", label="nominal die (no mismatch)"
+    )
     ax.set(
         xscale="log",
         xlabel="A_VT scale s (device area x 1/s^2)",

@@ -25,6 +25,7 @@ from _common import RUNS, mean_and_spread, nominal_die, save, script_main
 from _robustness import bmru_accuracy
 from _tasks import QUICK_TASK, load_task
 from _trained import trained_model
+from matplotlib.ticker import NullFormatter
 from tqdm import tqdm
 
 from bmru_jax import circuit, power
@@ -127,6 +128,7 @@ def width_axis(ax, d) -> None:
     """A log axis of the widths, ticked at each."""
     ax.set(xscale="log", xlabel="state size per layer d (cells)")
     ax.set_xticks(d, [str(w) for w in d])
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot(widths, entries, chance):
