@@ -186,6 +186,26 @@ def test_perturbed_model_is_the_sampled_die_and_keeps_gradients():
     np.testing.assert_allclose(grads.layers[0].W_c, ratio, rtol=1e-5)
 
 
+def test_perturbed_model_keeps_a_die_whose_reset_threshold_went_negative():
+    # A lower threshold trained to almost zero goes negative on many dies at high
+    # mismatch; those cells never reset, and the perturbed model must agree.
+    model = _signed_model(12)
+    model = eqx.tree_at(lambda m: m.layers[0].p1, model, jnp.full((4,), 1e-3))
+    variation = circuit.Multiplicative(1.0)
+    ideal = circuit.NonIdealities.ideal()
+    clips = _clips(12)
+    negative = 0
+    for seed in range(4):
+        key = jax.random.key(seed)
+        noisy = circuit.perturb_model(model, variation, key=key)
+        die = circuit.perturb_die(
+            circuit.die_from_model(model, nonideal=ideal), variation, key=key
+        )
+        negative += int(jnp.sum(die.layers[0].beta1_nA < 0))
+        assert jnp.array_equal(_trace(noisy, clips).states, _run(die, clips).states)
+    assert negative > 0  # the case under test did occur
+
+
 def test_the_jitted_entry_point_traces_once():
     @eqx.filter_jit
     @eqx.debug.assert_max_traces(max_traces=1)

@@ -470,8 +470,8 @@ def perturb_model(
             (
                 apply(layer.W_c, old.W_c, new.W_c),
                 apply(layer.b_c, old.b_c_nA, new.b_c_nA),
-                apply(layer.p1, old.beta1_nA, new.beta1_nA),
-                apply(layer.p2, old.delta_nA, new.delta_nA),
+                apply(layer.p1, old.beta1_nA, _thresholds(new)[0]),
+                apply(layer.p2, old.delta_nA, _thresholds(new)[1]),
                 apply(layer.p3, old.alpha_nA, new.alpha_nA),
                 apply(layer.W_p, old.W_p, new.W_p),
                 apply(layer.b_p, old.b_p_nA, new.b_p_nA),
@@ -490,3 +490,16 @@ def perturb_model(
             apply(model.b_fc, nominal.b_fc_nA, sampled.b_fc_nA),
         ),
     )
+
+
+def _thresholds(layer):
+    """A die's ``(beta1, delta)`` as non-negative values that switch the same way.
+
+    On a die ``beta1 = beta2 - delta`` can fall below zero (the cell never resets) and
+    ``delta`` below zero (a comparator at ``beta2``). The model takes ``|p1|`` and
+    ``|p2|``, which would fold such values back up; for a candidate that is never
+    negative, clamping both into ``[0, max(beta2, 0)]`` gives the same states.
+    """
+    beta2 = jnp.maximum(layer.beta1_nA + layer.delta_nA, 0.0)
+    beta1 = jnp.clip(layer.beta1_nA, 0.0, beta2)
+    return beta1, beta2 - beta1
