@@ -39,9 +39,9 @@ class Suppression(eqx.Module):
 
 def noise_suppression(
     *,
-    candidate_nA: float,
-    sigma_nA: float,
-    initial_state: float,
+    candidate_nA: float | Float[Array, ""],
+    sigma_nA: float | Float[Array, ""],
+    initial_state: float | Float[Array, ""],
     key: PRNGKeyArray,
     alpha_nA: float = 0.5,
     beta1_nA: float = 0.15,
