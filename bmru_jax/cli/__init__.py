@@ -7,6 +7,8 @@ unwritable folders) becomes one line on stderr and exit status 2, without a trac
 
 import argparse
 import importlib
+import os
+import pathlib
 import sys
 
 from bmru_jax.errors import InputError
@@ -26,24 +28,46 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMANDS:
         module = importlib.import_module(f"bmru_jax.cli.{name}")
         module.add_parser(subparsers)
+    parser.set_defaults(command_parsers=subparsers.choices)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 2
+        parser.error("a command is required")
+    if unknown:
+        # Name the subcommand and show its usage, not the top-level one.
+        args.command_parsers[args.command].error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
     try:
         return args.run(args)
-    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+    except (InputError, OSError) as error:
         print(f"bmru-jax {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"bmru-jax {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def output_folder(path) -> pathlib.Path:
+    """Create the folder ``path`` for a command's results, or raise :class:`InputError`.
+
+    Checked before any work starts, so that a bad ``--out`` costs nothing.
+    """
+    folder = pathlib.Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {folder}: cannot create the folder ({error.strerror})")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"--out {folder}: folder is not writable")
+    return folder
 
 
 def _one_line(error: Exception) -> str:

@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+from bmru_jax.errors import InputError
+
 
 def add_parser(subparsers) -> None:
     """Register ``bench``."""
@@ -33,8 +35,15 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from bmru_jax.bench import benchmark_simulator
+    from bmru_jax.cli import output_folder
 
-    with tqdm(total=2, desc="bench", unit="width", file=sys.stderr) as bar:
+    if args.out is not None:  # check where the JSON goes before the minutes of work
+        output_folder(args.out.parent)
+        if args.out.is_dir():
+            raise InputError(f"--out {args.out}: is a folder; give a JSON file name")
+    with tqdm(
+        total=2, desc="bench", unit="width", file=sys.stderr, disable=None
+    ) as bar:
         report = {
             "simulator": benchmark_simulator(quick=args.quick, progress=bar.update)
         }
@@ -56,7 +65,6 @@ def run(args) -> int:
     if args.campaign:
         report["campaign"] = _campaign(args.quick)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0

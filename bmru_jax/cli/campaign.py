@@ -122,7 +122,9 @@ class _ProgressBar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self._total, initial=done, unit="die", desc="dies")
+            self._bar = tqdm(
+                total=self._total, initial=done, unit="die", desc="dies", disable=None
+            )
             return
         self._bar.update(done - self._bar.n)
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from bmru_jax.data.corpus import generate_corpus, total_clips
 
     total = total_clips(args.clips_per_word, args.words)
-    with tqdm(total=total, unit="clip", desc="corpus") as bar:
+    with tqdm(total=total, unit="clip", desc="corpus", disable=None) as bar:
         out = generate_corpus(
             args.out,
             seed=args.seed,

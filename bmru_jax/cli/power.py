@@ -62,17 +62,19 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bmru_jax._validate import check_positive_int
+    from bmru_jax.cli import output_folder
     from bmru_jax.power._report import plot_scaling, power_report
 
     for name in ("models_per_dim", "dies", "clips"):
         check_positive_int(name.replace("_", "-"), getattr(args, name))
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     dims = QUICK_DIMS if args.quick else STATE_DIMS
     models_per_dim = 1 if args.quick else args.models_per_dim
     clips = min(args.clips, 10) if args.quick else args.clips
     dies = min(args.dies, 20) if args.quick else args.dies
-    with tqdm(total=len(dims) * models_per_dim, unit="model", desc="power") as bar:
+    with tqdm(
+        total=len(dims) * models_per_dim, unit="model", desc="power", disable=None
+    ) as bar:
         report = power_report(
             dims,
             seed=args.seed,

@@ -46,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the checks with a progress counter; prints a one-line summary per check."""
     from tqdm import tqdm
 
+    from bmru_jax.cli import output_folder
     from bmru_jax.spice import spice_check
 
-    with tqdm(unit="run", desc="spice-check") as bar:
+    output_folder(args.out)
+    with tqdm(unit="run", desc="spice-check", disable=None) as bar:
         results = spice_check(
             args.out,
             args.check,

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         noise_aware=noise,
     )
-    with tqdm(unit="clip", desc="features", leave=False) as bar:
+    with tqdm(unit="clip", desc="features", leave=False, disable=None) as bar:
         data = load_training_data(
             args.data,
             args.task,
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.data_seed,
             progress=bar.update,
         )
-    with tqdm(total=config.steps, unit="step", desc="train") as bar:
+    with tqdm(total=config.steps, unit="step", desc="train", disable=None) as bar:
 
         def progress(report):
             bar.update(report.step - bar.n)
