@@ -7,12 +7,7 @@ from pathlib import Path
 from bmru_jax.errors import InputError
 from bmru_jax.spice._check_cell import cell_dc
 from bmru_jax.spice._check_mismatch import mismatch
-from bmru_jax.spice._check_network import (
-    exercising_model,
-    network,
-    speed,
-    synthetic_clips,
-)
+from bmru_jax.spice._check_network import network, speed
 from bmru_jax.spice._models import model_dir
 from bmru_jax.spice._report import write_json
 from bmru_jax.spice._runner import ngspice_path
@@ -20,29 +15,27 @@ from bmru_jax.spice._runner import ngspice_path
 CHECKS = ("cell", "mismatch", "network", "speed")
 
 
-def default_network_inputs(clips: int, *, seed: int = 0):
-    """A d = 4 keyword network and held-out clips for the ``network`` check.
+def default_network_inputs(clips: int):
+    """The bundled d = 4 keyword network and ``clips`` of its held-out test clips.
 
-    Without a trained model on disk this is a randomly initialised
-    ``HardwareBackbone(width=4)`` whose thresholds are set inside its candidates'
-    range (so that cells switch), driven by synthetic slowly drifting features.
+    The clips alternate between the two classes, so that both decisions are exercised.
 
     Returns:
         ``(model, features (clips, 101, 13), description)``.
     """
-    import jax
+    import numpy as np
 
-    from bmru_jax.models import HardwareBackbone
+    from bmru_jax.assets import bundled_model, bundled_test_features
 
-    features = synthetic_clips(clips, seed=seed + 1)
-    model = exercising_model(
-        HardwareBackbone(width=4, key=jax.random.key(seed)), features
-    )
+    features, labels = bundled_test_features()
+    by_class = [np.flatnonzero(labels == label) for label in (1, 0)]
+    order = np.stack([index[: (clips + 1) // 2] for index in by_class], axis=1)
+    chosen = order.reshape(-1)[:clips]
     origin = (
-        f"random HardwareBackbone(width=4, key={seed}), thresholds at the 35th/"
-        "65th percentile of its candidates; synthetic drifting features"
+        f"bundled kws-d4-noise-aware, bundled test clips {chosen.tolist()} "
+        "(unseen voices, alternating classes)"
     )
-    return model, features, origin
+    return bundled_model("kws-d4-noise-aware"), features[chosen], origin
 
 
 def spice_check(

@@ -49,41 +49,6 @@ def calibrated_settings(calibration: dict | None = None):
     return CircuitSettings(device=device)
 
 
-def synthetic_clips(clips: int, *, frames: int = 101, seed: int = 0) -> np.ndarray:
-    """Feature clips that drift slowly, like z-scored MFCCs: ``(clips, frames, 13)``."""
-    rng = np.random.default_rng(seed)
-    steps = rng.normal(size=(clips, frames, 13))
-    walk = np.cumsum(steps, axis=1) / np.sqrt(np.arange(1, frames + 1))[None, :, None]
-    return (walk - walk.mean(axis=1, keepdims=True)) / walk.std(axis=1, keepdims=True)
-
-
-def exercising_model(model, features: np.ndarray):
-    """Set every cell's thresholds at the 35th and 65th percentile of its candidates.
-
-    A randomly initialised model's cells often never switch, which would make state
-    agreement trivially perfect; with these thresholds every cell sets and resets.
-
-    Args:
-        model: a :class:`bmru_jax.models.HardwareBackbone`.
-        features: clips ``(clips, frames, features)``.
-    """
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-
-    traces = jax.vmap(model.trace)(jnp.asarray(features))
-    layers = list(model.layers)
-    for index, layer in enumerate(layers):
-        candidates = np.asarray(traces.candidates[:, index]).reshape(-1, model.width)
-        low, high = np.percentile(candidates, [35, 65], axis=0)
-        layers[index] = eqx.tree_at(
-            lambda m: (m.p1, m.p2),
-            layer,
-            (jnp.asarray(low, jnp.float32), jnp.asarray(high - low, jnp.float32)),
-        )
-    return eqx.tree_at(lambda m: m.layers, model, tuple(layers))
-
-
 def network(
     out_dir: str | Path,
     model,
