@@ -6,6 +6,8 @@ is unknown, and a traced check would cost a device round trip on every call.
 """
 
 import math
+import os
+import pathlib
 
 import jax
 import numpy as np
@@ -65,3 +67,24 @@ def check_real(name: str, value, *, low=-math.inf, high=math.inf) -> float:
     if not is_number or not low <= float(value) <= high:
         raise InputError(f"{name}: must be a number in [{low}, {high}], got {value!r}")
     return float(value)
+
+
+def check_out_dir(out_dir: pathlib.Path) -> None:
+    """Refuse an output folder that cannot be created or written, touching nothing.
+
+    Raises:
+        InputError: naming the folder and why.
+    """
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise InputError(f"{out_dir}: exists and is not a folder")
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise InputError(f"{out_dir}: output folder is not writable")
+        return
+    parent = out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{out_dir}: cannot create the output folder ({parent} is not writable)"
+        )

@@ -36,9 +36,7 @@ def test_output_folder_that_is_a_file_is_refused_before_work(tmp_path, capsys, a
     argv = [a.replace("{file}", str(target)) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"bmru-jax {argv[0]}: error: --out {target}: exists and is not a folder"
-    ]
+    assert err == [f"bmru-jax {argv[0]}: error: {target}: exists and is not a folder"]
     assert target.read_text() == "keep me"
 
 

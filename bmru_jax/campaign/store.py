@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from bmru_jax._validate import check_out_dir as check_out_dir
 from bmru_jax.errors import InputError
 
 STORE_NAME = "results.zarr"
@@ -34,27 +35,6 @@ _MANIFEST_FORMAT = 1
 
 # The value a variable holds until its die is computed.
 FILL = {"int8": -1, "int32": -1, "float32": np.nan}
-
-
-def check_out_dir(out_dir: Path) -> None:
-    """Refuse an output folder that cannot be created or written, touching nothing.
-
-    Raises:
-        InputError: naming the folder and why.
-    """
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise InputError(f"{out_dir}: exists and is not a folder")
-        if not os.access(out_dir, os.W_OK | os.X_OK):
-            raise InputError(f"{out_dir}: output folder is not writable")
-        return
-    parent = out_dir.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(
-            f"{out_dir}: cannot create the output folder ({parent} is not writable)"
-        )
 
 
 def read_manifest(out_dir: Path) -> dict | None:

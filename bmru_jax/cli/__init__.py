@@ -7,10 +7,10 @@ unwritable folders) becomes one line on stderr and exit status 2, without a trac
 
 import argparse
 import importlib
-import os
 import pathlib
 import sys
 
+from bmru_jax._validate import check_out_dir
 from bmru_jax.errors import InputError
 
 # Subcommand modules, in the order ``bmru-jax --help`` lists them.
@@ -59,14 +59,13 @@ def output_folder(path) -> pathlib.Path:
     Checked before any work starts, so that a bad ``--out`` costs nothing.
     """
     folder = pathlib.Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--out {folder}: exists and is not a folder")
+    check_out_dir(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"--out {folder}: cannot create the folder ({error.strerror})")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"--out {folder}: folder is not writable")
+        raise InputError(
+            f"{folder}: cannot create the output folder ({error.strerror})"
+        )
     return folder
 
 
