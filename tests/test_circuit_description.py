@@ -140,3 +140,60 @@ def test_bad_settings_and_model_are_refused(as_user):
         circuit.describe("not a model")
     with pytest.raises(InputError, match="mirror_gains_sink"):
         circuit.DeviceParameters(mirror_gains_sink=(0.1, 1.0))
+
+
+def _with_thresholds(model, p1, p2):
+    """The model with each layer's ``p1``, ``p2`` replaced (one row per layer)."""
+    layers = tuple(
+        eqx.tree_at(
+            lambda cell: (cell.p1, cell.p2), layer, (jnp.asarray(a), jnp.asarray(b))
+        )
+        for layer, a, b in zip(model.layers, p1, p2)
+    )
+    return eqx.tree_at(lambda m: m.layers, model, layers)
+
+
+def test_nominal_cell_unit_maps_the_median_threshold_to_350_pA():
+    # beta2 = |p1| + |p2| = (0.4, 0.6) and (0.0, 0.2): sorted 0, 0.2, 0.4, 0.6, whose
+    # median is 0.3 model units; 350 pA / 0.3 = 1.167 nA per unit, 200 pA: 0.667.
+    model = _with_thresholds(
+        _model(width=2), [[0.1, -0.2], [0.0, 0.2]], [[0.3, 0.4], [-0.0, 0.0]]
+    )
+    unit = circuit.unit_current_for_nominal_cell(model)
+    assert unit == pytest.approx(0.35 / 0.3)
+    assert circuit.unit_current_for_nominal_cell(
+        model, beta2_pA=200.0
+    ) == pytest.approx(0.2 / 0.3)
+    settings = circuit.CircuitSettings(unit_current_nA=unit)
+    die = circuit.die_from_model(model, settings)
+    beta2_nA = np.concatenate([layer.beta1_nA + layer.delta_nA for layer in die.layers])
+    assert float(np.median(beta2_nA)) == pytest.approx(0.35)
+    assert circuit.resolve_unit_current_nA(model, "auto") == unit
+    assert circuit.resolve_unit_current_nA(model, 2) == 2.0
+
+
+@pytest.mark.parametrize("factor", [0.5, 4.0])
+def test_nominal_cell_unit_scales_inversely_with_the_thresholds(factor):
+    model = _model(width=4, seed=5)
+    keys = jax.random.split(jax.random.key(1), 2)
+    p1 = jax.random.uniform(keys[0], (2, 4), minval=0.05, maxval=1.0)
+    p2 = jax.random.uniform(keys[1], (2, 4), minval=0.05, maxval=1.0)
+    unit = circuit.unit_current_for_nominal_cell(_with_thresholds(model, p1, p2))
+    scaled = _with_thresholds(model, factor * p1, factor * p2)
+    assert circuit.unit_current_for_nominal_cell(scaled) == pytest.approx(
+        unit / factor, rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("beta2_pA", [0.0, -350.0, float("nan"), True, "350"])
+def test_nominal_cell_unit_refuses_bad_input(beta2_pA, as_user):
+    model = _model(width=2)
+    with pytest.raises(InputError, match="^beta2_pA: must be a positive"):
+        circuit.unit_current_for_nominal_cell(model, beta2_pA=beta2_pA)
+    zero = _with_thresholds(model, jnp.zeros((2, 2)), jnp.zeros((2, 2)))
+    with pytest.raises(InputError, match="^model: median upper threshold"):
+        circuit.unit_current_for_nominal_cell(zero)
+    with pytest.raises(InputError, match="^unit_current_nA: .* or 'auto'"):
+        circuit.resolve_unit_current_nA(model, "fast")
+    with pytest.raises(InputError, match="^unit_current_nA: .* or 'auto'"):
+        circuit.resolve_unit_current_nA(model, 0.0)

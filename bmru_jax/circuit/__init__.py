@@ -15,6 +15,12 @@ from bmru_jax.circuit.description import LayerDescription as LayerDescription
 from bmru_jax.circuit.description import MirrorBank as MirrorBank
 from bmru_jax.circuit.description import OutOfRange as OutOfRange
 from bmru_jax.circuit.description import describe as describe
+from bmru_jax.circuit.description import (
+    resolve_unit_current_nA as resolve_unit_current_nA,
+)
+from bmru_jax.circuit.description import (
+    unit_current_for_nominal_cell as unit_current_for_nominal_cell,
+)
 from bmru_jax.circuit.devices import DeviceParameters as DeviceParameters
 from bmru_jax.circuit.devices import NonIdealities as NonIdealities
 from bmru_jax.circuit.devices import mirror_gain_from_width as mirror_gain_from_width

@@ -5,7 +5,8 @@ per weight a current mirror (output width against ``W_ref`` and a polarity), per
 current source. It is plain frozen dataclasses of numbers, strings and tuples, so it
 prints, compares and round-trips through JSON (:meth:`CircuitDescription.to_json`).
 
-The mapping, in physical units (``unit_current_nA`` nA per model unit, default 1 nA):
+The mapping, in physical units (``unit_current_nA`` nA per model unit, default 1 nA;
+:func:`unit_current_for_nominal_cell` gives the unit a designer would pick):
 
     I_gain   = (alpha  - 6 pA)  / 1.017      alpha  = |p3|
     I_thresh = (beta2  + 11 pA) / 0.983      beta2  = |p1| + |p2|
@@ -40,6 +41,7 @@ import warnings
 import numpy as np
 
 from bmru_jax.circuit.devices import (
+    NOMINAL_CELL_BETA2_PA,
     DeviceParameters,
     bias_current_pA,
     mirror_width_from_gain,
@@ -231,6 +233,89 @@ class CircuitDescription:
         except json.JSONDecodeError as error:
             raise InputError(f"description: not valid JSON ({error.msg})") from None
         return cls.from_dict(data)
+
+
+def unit_current_for_nominal_cell(
+    model: HardwareBackbone, *, beta2_pA: float = NOMINAL_CELL_BETA2_PA
+) -> float:
+    """The unit current that puts the model's median cell at the nominal cell.
+
+        unit_current_nA = beta2_pA / median(beta2) * 1e-3,    beta2 = |p1| + |p2|
+
+    with the median over every cell of every layer (``layer.beta1 + layer.delta``).
+    A designer picks the unit current so that the cells sit where the cell was
+    characterised: its bias transfers and its ~4.9 nW static power were measured on the
+    nominal cell (on at ``beta2_pA = 350 pA``, off at 150 pA, alpha 500 pA, SPEC
+    section 3). An ideal network computes the same at any unit, and neither the
+    relative temporal noise (shot-like ``2 q I`` over a bandwidth that grows with
+    ``I``: sigma is proportional to the current) nor multiplicative mismatch depends on
+    it; what does is everything absolute: the 3-7 pA leakage of a reset cell, the
+    droop over the input range, the mirror gain's fall with current, and the power.
+
+    Args:
+        model: a :class:`bmru_jax.models.HardwareBackbone`.
+        beta2_pA: on-threshold of the cell to map the median onto, pA (positive).
+
+    Returns:
+        nA per model unit, for :class:`CircuitSettings`.
+
+    Raises:
+        InputError: ``beta2_pA`` is not a positive finite number, or the model's median
+            upper threshold is zero or not finite (``model``).
+
+    Example:
+        >>> import jax
+        >>> model = HardwareBackbone(width=4, key=jax.random.key(0))
+        >>> round(unit_current_for_nominal_cell(model), 3)  # initial beta2 = 0.5
+        0.7
+    """
+    require(
+        isinstance(model, HardwareBackbone),
+        f"model: must be a HardwareBackbone, got {type(model).__name__}",
+    )
+    is_number = isinstance(beta2_pA, int | float) and not isinstance(beta2_pA, bool)
+    require(
+        is_number and math.isfinite(beta2_pA) and beta2_pA > 0,
+        f"beta2_pA: must be a positive finite number, got {beta2_pA!r}",
+    )
+    beta2 = np.concatenate(
+        [np.asarray(layer.beta1 + layer.delta, np.float64) for layer in model.layers]
+    )
+    median = float(np.median(beta2))
+    require(
+        math.isfinite(median) and median > 0,
+        f"model: median upper threshold beta2 = |p1| + |p2| must be positive and "
+        f"finite to set the unit current, got {median}",
+    )
+    return beta2_pA * 1e-3 / median
+
+
+def resolve_unit_current_nA(model: HardwareBackbone, unit_current_nA) -> float:
+    """``unit_current_nA`` as a number: itself, or the nominal-cell unit for ``"auto"``.
+
+    Args:
+        model: the model to map (used for ``"auto"`` only).
+        unit_current_nA: a positive number (nA per model unit) or ``"auto"``
+            (:func:`unit_current_for_nominal_cell`).
+
+    Example:
+        >>> import jax
+        >>> model = HardwareBackbone(width=4, key=jax.random.key(0))
+        >>> auto = resolve_unit_current_nA(model, "auto")
+        >>> resolve_unit_current_nA(model, 2.0), round(auto, 3)
+        (2.0, 0.7)
+    """
+    if unit_current_nA == "auto":
+        return unit_current_for_nominal_cell(model)
+    is_number = isinstance(unit_current_nA, int | float) and not isinstance(
+        unit_current_nA, bool
+    )
+    require(
+        is_number and math.isfinite(unit_current_nA) and unit_current_nA > 0,
+        f"unit_current_nA: must be a positive finite number or 'auto', "
+        f"got {unit_current_nA!r}",
+    )
+    return float(unit_current_nA)
 
 
 def describe(

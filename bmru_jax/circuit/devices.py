@@ -31,6 +31,13 @@ NOMINAL_TEMPERATURE_K = 300.15  # 27 C, where the SPEC figures were measured
 SLOPE_FACTOR_NMOS = 1.42  # SPEC section 3, ngspice on the GF180MCU models
 SLOPE_FACTOR_PMOS = 1.48
 
+# The SPEC's nominal cell (section 3): on at ~350 pA (beta2), off at ~150 pA (beta1),
+# alpha ~500 pA. The measured transfers and the 4.9 nW static figure are for a cell
+# biased like this.
+NOMINAL_CELL_ALPHA_PA = 500.0
+NOMINAL_CELL_BETA2_PA = 350.0
+NOMINAL_CELL_DELTA_PA = 200.0
+
 
 @dataclasses.dataclass(frozen=True)
 class NonIdealities:

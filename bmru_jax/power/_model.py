@@ -54,16 +54,16 @@ from bmru_jax.circuit import (
     TemporalNoise,
     simulate,
 )
-from bmru_jax.circuit.devices import bias_current_pA, mirror_input
+from bmru_jax.circuit.devices import (
+    NOMINAL_CELL_ALPHA_PA,
+    NOMINAL_CELL_BETA2_PA,
+    NOMINAL_CELL_DELTA_PA,
+    bias_current_pA,
+    mirror_input,
+)
 from bmru_jax.errors import InputError, require
 
 _REFERENCES = ("per_input_node", "none")
-
-# The SPEC's nominal cell (section 3): on at ~350 pA (beta2), off at ~150 pA (beta1),
-# alpha ~500 pA. The published 4.9 nW static figure is for a cell biased like this.
-NOMINAL_CELL_ALPHA_PA = 500.0
-NOMINAL_CELL_BETA2_PA = 350.0
-NOMINAL_CELL_DELTA_PA = 200.0
 
 
 def nominal_cell_bias_nA(device: DeviceParameters = DeviceParameters()) -> float:
