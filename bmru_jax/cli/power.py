@@ -5,18 +5,24 @@ Writes ``DIR/power.json`` and ``DIR/power_scaling.png``. The JSON holds:
 - ``keyword_d4``: the d = 4 two-layer keyword network on the test clips (clip-mean
   power of the whole network, the cells and the feedforward part: mean, min, max over
   clips, and energy per one-second inference) beside the published transistor-level
-  figures;
-- at top level, the scaling arrays over ``state_dims`` (``core_nW``,
+  figures, and the ``unit_current_nA`` it was mapped at;
+- at top level, the unit current of each model (``unit_current_nA``, per d a list over
+  models), the scaling arrays over ``state_dims`` (``core_nW``,
   ``feedforward_nW``, ``total_nW``, ``energy_nJ``: means over models and clips, one per
   d; the d = 4 entry of ``core_nW`` here is the same quantity as
   ``keyword_d4.core_nW.mean`` only when the same model is used) and the fitted
   exponents ``core_exponent``, ``feedforward_exponent`` with OLS and bootstrap
   intervals;
 - ``mismatch``: the spread of power across sampled dies at each variation level.
+
+``--unit-current-nA auto`` (the default) maps each model at its own nominal-cell unit
+current (:func:`bmru_jax.circuit.unit_current_for_nominal_cell`): its median upper
+threshold lands on the 350 pA on-threshold of the cell the static power was measured on.
 """
 
 import argparse
 import json
+import math
 import pathlib
 
 PUBLISHED_D4 = {
@@ -54,6 +60,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--dies", type=int, default=200, help="dies per level (200)")
     parser.add_argument("--clips", type=int, default=50, help="test clips used (50)")
+    parser.add_argument(
+        "--unit-current-nA",
+        default="auto",
+        help="nA per model unit, or auto: each model's median cell at the nominal "
+        "cell's 350 pA on-threshold (auto)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -67,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     for name in ("models_per_dim", "dies", "clips"):
         check_positive_int(name.replace("_", "-"), getattr(args, name))
+    unit_current_nA = unit_current_argument(args.unit_current_nA)
     out = output_folder(args.out)
     dims = QUICK_DIMS if args.quick else STATE_DIMS
     models_per_dim = 1 if args.quick else args.models_per_dim
@@ -82,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             clips=clips,
             dies=dies,
             resamples=200 if args.quick else 1000,
+            unit_current_nA=unit_current_nA,
             published_d4=PUBLISHED_D4,
             published_accuracy=PUBLISHED_ACCURACY,
             progress=bar.update,
@@ -92,9 +106,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def unit_current_argument(text: str) -> float | str:
+    """``--unit-current-nA``: ``"auto"``, or a positive finite number of nA."""
+    from bmru_jax.errors import InputError
+
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(
+            f"unit-current-nA: must be a positive number or auto, got {text!r}"
+        )
+    return value
+
+
 def _print_summary(report: dict, out: pathlib.Path) -> None:
     kw = report["keyword_d4"]
-    print(f"d = 4 keyword network ({kw['model']}), {kw['clips']} clips:")
+    print(
+        f"d = 4 keyword network ({kw['model']}), {kw['clips']} clips, "
+        f"{kw['unit_current_nA']:.3f} nA per model unit:"
+    )
     for block in ("total_nW", "core_nW", "feedforward_nW"):
         ours, theirs = kw[block], PUBLISHED_D4[block]
         print(

@@ -11,5 +11,6 @@ from bmru_jax.power._scaling import bootstrap_exponent as bootstrap_exponent
 from bmru_jax.power._scaling import fit_power_law as fit_power_law
 from bmru_jax.power._study import ScalingResult as ScalingResult
 from bmru_jax.power._study import clip_power as clip_power
+from bmru_jax.power._study import mapped_die as mapped_die
 from bmru_jax.power._study import mismatch_power as mismatch_power
 from bmru_jax.power._study import scaling_study as scaling_study

@@ -3,7 +3,9 @@
 Models: the bundled trained models where they exist (``bmru_jax.assets``), else
 randomly initialised :class:`~bmru_jax.models.HardwareBackbone` models with the
 published initialisation; clips: the bundled test features, else z-scored Gaussian
-frames. The report says which it used.
+frames. The report says which it used. Each model is mapped at its own nominal-cell
+unit current by default (:func:`bmru_jax.circuit.unit_current_for_nominal_cell`), and
+the report records the unit current of each.
 """
 
 import dataclasses
@@ -15,17 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from bmru_jax.assets import bundled_model, bundled_test_features
-from bmru_jax.circuit import (
-    Multiplicative,
-    NonIdealities,
-    Pelgrom,
-    die_from_model,
-    simulate,
-)
+from bmru_jax.circuit import Multiplicative, Pelgrom, simulate
 from bmru_jax.models import HardwareBackbone, clip_decision
 from bmru_jax.power._model import PowerSettings
 from bmru_jax.power._study import (
     clip_power,
+    mapped_die,
     mismatch_power,
     scaling_study,
     summarise,
@@ -45,6 +42,7 @@ def power_report(
     dies: int = 200,
     resamples: int = 1000,
     settings: PowerSettings = PowerSettings(),
+    unit_current_nA: float | str = "auto",
     published_d4: dict | None = None,
     published_accuracy: dict | None = None,
     progress: Callable[[int], None] | None = None,
@@ -60,6 +58,8 @@ def power_report(
         dies: dies per mismatch level.
         resamples: bootstrap replicates.
         settings: the power model's settings.
+        unit_current_nA: nA per model unit for every model, or ``"auto"``: each model
+            at its own nominal-cell unit current.
         published_d4: published d = 4 figures to set beside ours.
         published_accuracy: published accuracy per d.
         progress: called with 1 after each model of the scaling study.
@@ -86,22 +86,31 @@ def power_report(
         d4 = trained.get(4, HardwareBackbone(width=4, key=jax.random.fold_in(root, 2)))
         d4_kind = "trained (bundled)" if 4 in trained else _RANDOM
     report = {
-        "settings": _settings_dict(settings),
+        "settings": {**_settings_dict(settings), "unit_current_nA": unit_current_nA},
         "features": {"source": feature_source, "clips": int(features.shape[0])},
-        "keyword_d4": _keyword_figures(d4, d4_kind, features, settings, published_d4),
+        "keyword_d4": _keyword_figures(
+            mapped_die(d4, unit_current_nA), d4_kind, features, settings, published_d4
+        ),
     }
     scaling = scaling_study(
         models,
         features,
         settings,
         key=jax.random.fold_in(root, 3),
+        unit_current_nA=unit_current_nA,
         resamples=resamples,
         progress=progress,
     )
     report.update(_scaling_dict(scaling, kinds))
-    report["accuracy"] = _accuracy(trained, features, labels, published_accuracy or {})
+    report["accuracy"] = _accuracy(
+        trained, unit_current_nA, features, labels, published_accuracy or {}
+    )
     report["mismatch"] = _mismatch(
-        d4, features, settings, dies, jax.random.fold_in(root, 4)
+        mapped_die(d4, unit_current_nA),
+        features,
+        settings,
+        dies,
+        jax.random.fold_in(root, 4),
     )
     return report
 
@@ -144,8 +153,7 @@ def _balanced(labels: np.ndarray, count: int) -> np.ndarray:
     return np.sort(np.asarray((order + rest)[:count], int))
 
 
-def _keyword_figures(model, kind, features, settings, published) -> dict:
-    die = die_from_model(model)
+def _keyword_figures(die, kind, features, settings, published) -> dict:
     ideal_runs = {
         convention: clip_power(
             die, features, dataclasses.replace(settings, mirror_reference=convention)
@@ -153,7 +161,11 @@ def _keyword_figures(model, kind, features, settings, published) -> dict:
         for convention in ("per_input_node", "none")
     }
     runs = ideal_runs[settings.mirror_reference]
-    figures = {"model": kind, "clips": int(features.shape[0])}
+    figures = {
+        "model": kind,
+        "clips": int(features.shape[0]),
+        "unit_current_nA": die.unit_current_nA,
+    }
     for block in ("total_nW", "core_nW", "feedforward_nW", "energy_nJ"):
         figures[block] = summarise(runs[block])
     other = (
@@ -186,6 +198,7 @@ def _scaling_dict(scaling, kinds) -> dict:
     return {
         "state_dims": list(scaling.state_dims),
         "models": [kinds[d] for d in scaling.state_dims],
+        "unit_current_nA": scaling.unit_current_nA.tolist(),
         **{
             block: scaling.mean(block).tolist()
             for block in (
@@ -207,17 +220,18 @@ def _scaling_dict(scaling, kinds) -> dict:
     }
 
 
-def _accuracy(trained, features, labels, published) -> list:
+def _accuracy(trained, unit_current_nA, features, labels, published) -> list:
     if labels is None:
         return []
     rows = []
     for d, model in sorted(trained.items()):
-        die = die_from_model(model)
+        die = mapped_die(model, unit_current_nA)
         software = jax.vmap(lambda f: clip_decision(model(f)))(features)
         circuit = jax.vmap(lambda f: clip_decision(simulate(die, f).logits))(features)
         rows.append(
             {
                 "state_dim": d,
+                "unit_current_nA": die.unit_current_nA,
                 "software": float(np.mean(np.asarray(software) == labels)),
                 "circuit": float(np.mean(np.asarray(circuit) == labels)),
                 "published": published.get(d),
@@ -226,8 +240,7 @@ def _accuracy(trained, features, labels, published) -> list:
     return rows
 
 
-def _mismatch(model, features, settings, dies, key) -> list:
-    die = die_from_model(model, nonideal=NonIdealities())
+def _mismatch(die, features, settings, dies, key) -> list:
     levels = (
         ("multiplicative p=0.10 (1x)", Multiplicative(0.10)),
         ("multiplicative p=0.30 (3x)", Multiplicative(0.30)),

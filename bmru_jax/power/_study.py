@@ -14,7 +14,15 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from bmru_jax._validate import check_positive_int, check_shape
-from bmru_jax.circuit import Die, NonIdealities, die_from_model, die_key, perturb_die
+from bmru_jax.circuit import (
+    CircuitSettings,
+    Die,
+    NonIdealities,
+    die_from_model,
+    die_key,
+    perturb_die,
+    resolve_unit_current_nA,
+)
 from bmru_jax.errors import require
 from bmru_jax.models import HardwareBackbone
 from bmru_jax.power._model import PowerSettings, network_power
@@ -113,12 +121,15 @@ class ScalingResult:
         fits: per block (``"core_nW"``, ``"feedforward_nW"``, ``"total_nW"``), the OLS
             fit on the per-``d`` means.
         bootstrap_ci: per block, the bootstrap interval of the exponent.
+        unit_current_nA: the unit current each model was mapped at, nA per model
+            unit, ``(dims, models)``.
     """
 
     state_dims: tuple[int, ...]
     samples: dict[str, np.ndarray]
     fits: dict[str, PowerLawFit]
     bootstrap_ci: dict[str, tuple[float, float]]
+    unit_current_nA: np.ndarray
 
     def mean(self, block: str) -> np.ndarray:
         """Mean over models and clips of one block, ``(dims,)``."""
@@ -129,17 +140,42 @@ class ScalingResult:
         return self.samples[block].std(axis=(1, 2))
 
 
+def mapped_die(
+    model: HardwareBackbone,
+    unit_current_nA: float | str = "auto",
+    nonideal: NonIdealities = NonIdealities(),
+) -> Die:
+    """The nominal die of ``model`` at ``unit_current_nA`` (a number, or ``"auto"``).
+
+    ``"auto"`` maps the model's median cell onto the nominal cell the static power and
+    the bias transfers were measured on
+    (:func:`bmru_jax.circuit.unit_current_for_nominal_cell`).
+
+    Example:
+        >>> die = mapped_die(HardwareBackbone(width=4, key=jax.random.key(0)))
+        >>> round(die.unit_current_nA, 3)  # initial beta2 = 0.5 units -> 350 pA
+        0.7
+    """
+    unit = resolve_unit_current_nA(model, unit_current_nA)
+    return die_from_model(model, CircuitSettings(unit_current_nA=unit), nonideal)
+
+
 def scaling_study(
     models: dict[int, Sequence[HardwareBackbone]],
     features: Float[Array, "clips time features"],
     settings: PowerSettings = PowerSettings(),
     *,
     key: PRNGKeyArray,
+    unit_current_nA: float | str = "auto",
     nonideal: NonIdealities = NonIdealities(),
     resamples: int = 1000,
     progress: Callable[[int], None] | None = None,
 ) -> ScalingResult:
     """Power of the nominal die of each model on every clip, and the fitted exponents.
+
+    Each model is mapped at ``unit_current_nA``; ``"auto"`` (the default) maps each at
+    its own nominal-cell unit current, so that every size's cells sit at the operating
+    point the cell's power was measured at.
 
     Args:
         models: per state size ``d``, one or more models of that width (the same number
@@ -147,6 +183,7 @@ def scaling_study(
         features: test clips, ``(clips, time, features)``.
         settings: the power model's settings.
         key: key of the bootstrap.
+        unit_current_nA: nA per model unit, or ``"auto"`` (see :func:`mapped_die`).
         nonideal: non-idealities of the dies.
         resamples: bootstrap replicates.
         progress: called with 1 after each model.
@@ -158,17 +195,17 @@ def scaling_study(
     dims = tuple(sorted(check_positive_int("state_dims", d) for d in models))
     counts = {len(models[d]) for d in dims}
     require(len(counts) == 1, f"models: need the same count at every d, got {counts}")
-    per_dim = []
+    per_dim, units = [], []
     for d in dims:
-        runs = []
+        runs, dies = [], []
         for model in models[d]:
             require(model.width == d, f"models[{d}]: has width {model.width}, not {d}")
-            runs.append(
-                clip_power(die_from_model(model, nonideal=nonideal), features, settings)
-            )
+            dies.append(mapped_die(model, unit_current_nA, nonideal))
+            runs.append(clip_power(dies[-1], features, settings))
             if progress is not None:
                 progress(1)
         per_dim.append({b: np.stack([np.asarray(r[b]) for r in runs]) for b in BLOCKS})
+        units.append([die.unit_current_nA for die in dies])
     samples = {b: np.stack([p[b] for p in per_dim]) for b in BLOCKS}
     dims_array = np.asarray(dims, np.float64)
     blocks = ("core_nW", "feedforward_nW", "square_banks_nW", "total_nW")
@@ -179,7 +216,7 @@ def scaling_study(
         )
         for i, b in enumerate(blocks)
     }
-    return ScalingResult(dims, samples, fits, ci)
+    return ScalingResult(dims, samples, fits, ci, np.asarray(units, np.float64))
 
 
 def summarise(
