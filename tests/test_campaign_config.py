@@ -56,12 +56,30 @@ def test_user_file_overrides_keys_and_keeps_the_rest(tmp_path):
         ("extra = 1", r"^extra: unknown key"),
         ("circuit = 3", r"^circuit: must be a table"),
         ("[campaign\ndies = 3", r"^config: not valid TOML"),
+        ("[circuit]\nunit_current_nA = 0", r"^circuit\.unit_current_nA: must be"),
+        ("[circuit]\nunit_current_nA = -1.5", r"^circuit\.unit_current_nA: must be"),
+        ("[circuit]\nunit_current_nA = nan", r"^circuit\.unit_current_nA: must be"),
+        ("[circuit]\nunit_current_nA = inf", r"^circuit\.unit_current_nA: must be"),
+        ("[circuit]\nunit_current_nA = true", r"^circuit\.unit_current_nA: must be"),
+        ('[circuit]\nunit_current_nA = "Auto"', r"^circuit\.unit_current_nA: must"),
     ],
 )
 def test_bad_config_names_the_field(text, match):
     with pytest.raises(InputError, match=match) as caught:
         parse_config(text)
     assert "\n" not in str(caught.value)
+
+
+def test_unit_current_is_auto_by_default_or_a_positive_number():
+    assert default_config().circuit.unit_current_nA == "auto"
+    config = parse_config("[circuit]\nunit_current_nA = 2")
+    assert config.circuit.unit_current_nA == 2.0
+    assert isinstance(config.circuit.unit_current_nA, float)
+    assert (
+        parse_config("[circuit]\nunit_current_nA = 0.25").circuit.unit_current_nA
+        == 0.25
+    )
+    assert config_hash(config) != config_hash(default_config())
 
 
 def test_missing_config_file_is_an_input_error(tmp_path):

@@ -129,6 +129,8 @@ def test_one_die_matches_a_hand_derived_simulation(config_path, reference):
     config = load_config(config_path)
     inputs = load_inputs(config)
     nominal = nominal_reference(config, inputs)
+    # The default unit current is "auto": initial beta2 = 0.5 units -> 350 pA.
+    assert nominal.die.unit_current_nA == pytest.approx(0.7)
     key_die = jax.random.fold_in(jax.random.fold_in(jax.random.key(7), 1), 3)
     variation = (circuit.GlobalShift(), circuit.Multiplicative(0.2))
     die = circuit.sample_die(nominal.die, variation, key=key_die)

@@ -59,11 +59,16 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CircuitConfig:
-    """How the model becomes a circuit (``bmru_jax.circuit`` settings)."""
+    """How the model becomes a circuit (``bmru_jax.circuit`` settings).
+
+    ``unit_current_nA`` is nA per model unit, or ``"auto"``: the model's median cell
+    at the nominal cell (:func:`bmru_jax.circuit.unit_current_for_nominal_cell`), as
+    ``bmru-jax power`` maps it.
+    """
 
     nonidealities: str
     out_of_range: str
-    unit_current_nA: float
+    unit_current_nA: float | str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,8 +258,19 @@ def _circuit(table: dict) -> CircuitConfig:
     return CircuitConfig(
         nonidealities=_choice("circuit.nonidealities", table, NONIDEALITIES),
         out_of_range=_choice("circuit.out_of_range", table, OUT_OF_RANGE),
-        unit_current_nA=_positive("circuit.unit_current_nA", table, "unit_current_nA"),
+        unit_current_nA=_unit_current(table),
     )
+
+
+def _unit_current(table: dict) -> float | str:
+    name = "circuit.unit_current_nA"
+    value = _required(table, "circuit", "unit_current_nA")
+    if value == "auto":
+        return value
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (is_number and math.isfinite(value) and value > 0):
+        raise InputError(f'{name}: must be a positive number or "auto", got {value!r}')
+    return float(value)
 
 
 def _noise(table: dict) -> NoiseConfig:
@@ -353,13 +369,6 @@ def _choice(name: str, table: dict, choices: tuple[str, ...]):
     value = _required(table, where, key)
     if value not in choices:
         raise InputError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _positive(name: str, table: dict, key: str) -> float:
-    value = check_real(name, _required(table, name.rsplit(".", 1)[0], key))
-    if not (value > 0 and math.isfinite(value)):
-        raise InputError(f"{name}: must be a positive finite number, got {value!r}")
     return value
 
 

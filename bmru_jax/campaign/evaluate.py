@@ -79,7 +79,9 @@ def nominal_reference(config: CampaignConfig, inputs: CampaignInputs) -> Nominal
     campaign records the count (``Nominal.out_of_range``) with its results.
     """
     settings = circuit.CircuitSettings(
-        unit_current_nA=config.circuit.unit_current_nA,
+        unit_current_nA=circuit.resolve_unit_current_nA(
+            inputs.model, config.circuit.unit_current_nA
+        ),
         out_of_range=config.circuit.out_of_range,
     )
     with warnings.catch_warnings():
