@@ -106,17 +106,19 @@ def bundled_keyword_network(clips: int | None = None):
     return model, features, labels
 
 
-def nominal_die(model, nonideal=None):
+def nominal_die(model, nonideal=None, unit_current_nA=1.0):
     """The nominal die of a trained model, and how many of its elements are out of
     the realisable range (the description's report; its warning is recorded instead of
-    shown, since the count is saved with the numbers)."""
+    shown, since the count is saved with the numbers). ``unit_current_nA``: nA per
+    model unit, or ``"auto"`` (``circuit.unit_current_for_nominal_cell``)."""
     import warnings
 
     from bmru_jax import circuit
 
+    unit = circuit.resolve_unit_current_nA(model, unit_current_nA)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        desc = circuit.describe(model)
+        desc = circuit.describe(model, circuit.CircuitSettings(unit_current_nA=unit))
     nonideal = circuit.NonIdealities() if nonideal is None else nonideal
     return circuit.nominal_die(desc, nonideal), len(desc.out_of_range)
 

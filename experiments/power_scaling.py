@@ -2,12 +2,15 @@
 
 For each width ``d`` (state size per layer, 2 layers) a hardware backbone is trained on
 the binary keyword task of the offline corpus (``bmru_jax.training``, cached), mapped
-onto its circuit, and its nominal die simulated on test clips; ``bmru_jax.power`` turns
-the branch currents into power (``P = V_DD x sum of branch currents``), split into the
-recurrent core (the cells: linear in ``d``) and the feedforward mirrors and sources
-(``d x d`` matrices: quadratic in ``d``). Next to it: the clip accuracy of the same
-die. Error bars: the spread over test clips (power) and over dies with 1x mismatch
-(accuracy, ``circuit.Multiplicative(0.1)``).
+onto its circuit at its own nominal-cell unit current (its median upper threshold at
+the 350 pA on-threshold of the cell the static power was measured on,
+``circuit.unit_current_for_nominal_cell``), and its nominal die simulated on test
+clips; ``bmru_jax.power`` turns the branch currents into power (``P = V_DD x sum of
+branch currents``), split into the recurrent core (the cells: linear in ``d``) and the
+feedforward mirrors and sources (``d x d`` matrices: quadratic in ``d``). Next to it:
+the clip accuracy of the same model's circuit (mapped at 1 nA per unit, as the
+robustness sweep maps it). Error bars: the spread over test clips (power) and over
+dies with 1x mismatch (accuracy, ``circuit.Multiplicative(0.1)``).
 
     python experiments/power_scaling.py [--out figures] [--quick] [--seed 0]
         [--widths 4,8,16,32,64] [--steps 2000]
@@ -68,10 +71,14 @@ def measure_width(task, width, steps, dies, seed, cache) -> dict:
     model, info = trained_model(
         task, "backbone", width=width, steps=steps, seed=seed, cache=cache
     )
-    die, out_of_range = nominal_die(model)
+    die, out_of_range = nominal_die(model, unit_current_nA="auto")
     x, y = task.test
     per_clip = clip_power(die, jnp.asarray(x[:POWER_CLIPS]))
-    entry = {"training": info, "out_of_range_elements": out_of_range}
+    entry = {
+        "training": info,
+        "unit_current_nA": die.unit_current_nA,
+        "out_of_range_elements": out_of_range,
+    }
     for name, values in per_clip.items():
         mean, spread = mean_and_spread(np.asarray(values))
         entry[name] = {"mean": float(mean), "std": float(spread)}
