@@ -58,7 +58,9 @@ class CircuitSettings:
     """How model units become circuit elements.
 
     Attributes:
-        unit_current_nA: current of one model unit, nA (SPEC: 1 nA).
+        unit_current_nA: current of one model unit, nA (SPEC: 1 nA;
+            :func:`unit_current_for_nominal_cell` gives the unit that puts the
+            model's median cell at the nominal cell).
         out_of_range: ``"keep"`` or ``"clip"``: what the die does with a weight outside
             the realisable mirror range (it is reported either way).
         device: measured and assumed device constants.
