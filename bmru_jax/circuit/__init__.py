@@ -4,7 +4,9 @@
     die = sample_die(desc, Multiplicative(0.1), key=die_key(root, level, i))
     result = simulate(die, features, key=noise_key(k_die, clip), noise=TemporalNoise())
 
-One die and one clip per call, no batch axis: Monte Carlo is ``jax.vmap`` outside.
+One die and one clip per call, no batch axis. A Monte Carlo batches the clips of a
+die with ``jax.vmap`` and loops over dies with :func:`map_dies`, which spreads them
+over every CPU core once :func:`use_cpu_cores` has given JAX one device per core.
 """
 
 from bmru_jax.circuit.description import BiasSources as BiasSources
@@ -35,6 +37,8 @@ from bmru_jax.circuit.mismatch import Pelgrom as Pelgrom
 from bmru_jax.circuit.mismatch import perturb_die as perturb_die
 from bmru_jax.circuit.mismatch import perturb_model as perturb_model
 from bmru_jax.circuit.mismatch import sample_die as sample_die
+from bmru_jax.circuit.montecarlo import map_dies as map_dies
+from bmru_jax.circuit.montecarlo import use_cpu_cores as use_cpu_cores
 from bmru_jax.circuit.noise import TemporalNoise as TemporalNoise
 from bmru_jax.circuit.simulate import BranchCurrents as BranchCurrents
 from bmru_jax.circuit.simulate import SimulationResult as SimulationResult

@@ -11,6 +11,7 @@ import pathlib
 import sys
 
 from bmru_jax._validate import check_out_dir
+from bmru_jax.circuit.montecarlo import use_cpu_cores
 from bmru_jax.errors import InputError
 
 # Subcommand modules, in the order ``bmru-jax --help`` lists them.
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         args.command_parsers[args.command].error(
             f"unrecognized arguments: {' '.join(unknown)}"
         )
+    # Before any JAX computation: one CPU device per core, so that Monte Carlo runs
+    # spread their dies over every core (bmru_jax.circuit.montecarlo).
+    use_cpu_cores()
     try:
         return args.run(args)
     except (InputError, OSError) as error:
