@@ -6,10 +6,14 @@ Each JAX rate stands beside, measured in the same run,
 
 - a plain NumPy implementation of the same simulation, vectorised over dies and clips
   (:func:`numpy_simulate`, also the tests' independent reference);
-- the bare rate of drawing the same number of normal samples with ``jax.random``.
+- the bare rate of drawing the same normal samples with ``jax.random`` (same keys,
+  shapes and devices, nothing else computed).
 
 Dies are processed in chunks of a fixed size, so the peak memory is that of one chunk,
 and keys come from ``fold_in(root, die_index)``, so chunking does not change a number.
+Within a chunk the dies are looped on every CPU device JAX has
+(:func:`~bmru_jax.circuit.montecarlo.map_dies`); ``bmru-jax bench`` gives JAX one
+device per core. NumPy runs as it comes (one core, its BLAS may use more).
 """
 
 import time
@@ -21,6 +25,7 @@ import numpy as np
 from bmru_jax.circuit.devices import ELEMENTARY_CHARGE_C, SLOPE_FACTOR_NMOS
 from bmru_jax.circuit.die import Die, die_from_model
 from bmru_jax.circuit.mismatch import Multiplicative, perturb_die
+from bmru_jax.circuit.montecarlo import map_dies
 from bmru_jax.circuit.noise import TemporalNoise
 from bmru_jax.circuit.simulate import die_key, noise_key, simulate
 from bmru_jax.models import HardwareBackbone, clip_decision
@@ -70,8 +75,8 @@ def numpy_simulate(
     def bank(gains, x):
         if not nonideal.mirror_gain_dependence:
             return x @ np.swapaxes(gains, -1, -2)
-        wt = np.swapaxes(gains, -1, -2)
-        return copy(np.maximum(x, 0)) @ wt - copy(np.maximum(-x, 0)) @ wt
+        net = copy(np.maximum(x, 0)) - copy(np.maximum(-x, 0))
+        return net @ np.swapaxes(gains, -1, -2)
 
     expand = lambda a: a[..., None, :]  # noqa: E731  (cells -> time, cells)
     x = bank(d.W_in, features * die.unit_current_nA) + expand(d.b_in_nA)
@@ -148,18 +153,20 @@ def keyword_network(width: int, *, seed: int = 0) -> HardwareBackbone:
 def _chunk_runner(nominal: Die, noise: TemporalNoise | None):
     """Decisions ``(dies, clips)`` for one chunk of die indices, as two programs.
 
-    The first draws the chunk's dies, the second simulates them. Fused into one
-    program, XLA on CPU recomputed the dies' random draws inside the simulation's
-    loops (about 8x slower, and 3x the compile time); apart, the draw is a few
-    hundred normals per die. Returns ``(sample, simulate_dies)``, both jitted.
+    The first draws the chunk's dies, the second simulates them, each die's clips
+    batched and the dies looped on every CPU device (:func:`map_dies`). Fused into
+    one program, XLA on CPU recomputed the dies' random draws inside the
+    simulation's loops (about 8x slower, and 3x the compile time); apart, the draw
+    is a few hundred normals per die. Returns ``(sample, simulate_dies)``, jitted.
     """
 
-    def one_die(root, level, p, die_index):
+    def one_die(die_index, root, level, p):
         return perturb_die(
             nominal, Multiplicative(p), key=die_key(root, level, die_index)
         )
 
-    def run_die(die, root, level, die_index, clips):
+    def run_die(die_and_index, root, level, clips):
+        die, die_index = die_and_index
         k_die = die_key(root, level, die_index)
 
         def one_clip(clip_index, features):
@@ -169,8 +176,14 @@ def _chunk_runner(nominal: Die, noise: TemporalNoise | None):
 
         return jax.vmap(one_clip)(jnp.arange(clips.shape[0]), clips)
 
-    sample = jax.jit(jax.vmap(one_die, in_axes=(None, None, None, 0)))
-    simulate_dies = jax.jit(jax.vmap(run_die, in_axes=(0, None, None, 0, None)))
+    sample = jax.jit(
+        lambda root, level, p, indices: map_dies(one_die, indices, root, level, p)
+    )
+    simulate_dies = jax.jit(
+        lambda dies, root, level, indices, clips: map_dies(
+            run_die, (dies, indices), root, level, clips
+        )
+    )
     return sample, simulate_dies
 
 
@@ -204,7 +217,13 @@ def benchmark_width(
     features = jax.random.normal(jax.random.key(seed + 1), (clips, FRAMES, FEATURES))
     cells = sum(layer.alpha_nA.shape[0] for layer in nominal.layers)
     root, level, p = jax.random.key(seed + 2), 0, jnp.asarray(0.1)
-    report = {"width": width, "cells": cells, "frames": FRAMES, "clips": clips}
+    report = {
+        "width": width,
+        "cells": cells,
+        "frames": FRAMES,
+        "clips": clips,
+        "devices": len(jax.local_devices()),
+    }
     for name, noise in (("mismatch", None), ("mismatch_noise", TemporalNoise())):
         sample, simulate_dies = _chunk_runner(nominal, noise)
         indices = [jnp.arange(start, start + chunk) for start in range(0, dies, chunk)]
@@ -237,11 +256,7 @@ def benchmark_width(
             entry["jax_network_frames_per_s"] / entry["numpy_network_frames_per_s"]
         )
         if noise is not None:
-            entry.update(
-                _draw_rate(
-                    network_frames * cells, chunk * clips * FRAMES * cells, repeats
-                )
-            )
+            entry.update(_draw_rate(root, level, indices, clips, cells, repeats))
             entry["jax_s_over_draws_s"] = jax_s / entry["draws_s"]
         report[name] = entry
     return report
@@ -265,13 +280,30 @@ def _numpy_rate(nominal, features, noise, numpy_dies, cells, repeats) -> dict:
     }
 
 
-def _draw_rate(total: int, per_call: int, repeats: int) -> dict:
-    draw = jax.jit(lambda k: jax.random.normal(k, (per_call,)))
-    calls = max(1, total // per_call)
-    keys = [jax.random.key(i) for i in range(calls)]
-    jax.block_until_ready(draw(keys[0]))
-    seconds = _median_seconds(lambda: [draw(k) for k in keys], repeats)
-    return {"draws_s": seconds, "draws_normals_per_s": calls * per_call / seconds}
+def _draw_rate(
+    root, level, indices: list, clips: int, cells: int, repeats: int
+) -> dict:
+    """The bare draws: the simulation's normals alone, drawn as it draws them.
+
+    The same keys and shapes (one ``(1, frames, cells)`` draw per die and clip),
+    over the same devices; each clip's normals are summed so that nothing but the
+    draw is timed (the sum fuses into it, no array is written).
+    """
+
+    def one_die(die_index, root, level):
+        k_die = die_key(root, level, die_index)
+
+        def one_clip(clip_index):
+            draw = jax.random.normal(noise_key(k_die, clip_index), (1, FRAMES, cells))
+            return jnp.sum(draw)
+
+        return jax.vmap(one_clip)(jnp.arange(clips))
+
+    draw = jax.jit(lambda root, level, i: map_dies(one_die, i, root, level))
+    jax.block_until_ready(draw(root, level, indices[0]))
+    seconds = _median_seconds(lambda: [draw(root, level, i) for i in indices], repeats)
+    normals = len(indices) * indices[0].shape[0] * clips * FRAMES * cells
+    return {"draws_s": seconds, "draws_normals_per_s": normals / seconds}
 
 
 def benchmark_simulator(*, quick: bool = False, progress=None) -> dict:
