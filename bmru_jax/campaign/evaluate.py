@@ -222,36 +222,39 @@ _QUICK = {"xla_backend_optimization_level": 0}
 
 
 def _over_dies(measures):
-    """``measures`` of one die applied to each die of a batch, one after another.
+    """``measures`` of one die applied to each die of a batch (:func:`map_dies`).
 
-    A loop (``lax.map``), not ``vmap``: the program that measures one die is then
-    the same whatever the chunk size, and so are its float sums to the last bit
-    (batched, XLA reordered them differently for different batch sizes).
+    The dies are looped, not batched, on every CPU device: the program that
+    measures one die is then the same whatever the chunk size, and so are its float
+    sums to the last bit (batched, XLA reordered them differently for different
+    batch sizes).
     """
 
     def over_dies(dies, root, features, reference, alpha, level, index):
-        def one(pair):
+        def one(pair, root, features, reference, alpha):
             die, level_index, die_index = pair
             return measures(
                 die, root, features, reference, alpha, level_index, die_index
             )
 
-        return jax.lax.map(one, (dies, level, index))
+        return circuit.map_dies(
+            one, (dies, level, index), root, features, reference, alpha
+        )
 
     return over_dies
 
 
 def _sample_dies(config: CampaignConfig):
-    """The traceable draw of a batch of dies, one after another (``lax.map``)."""
+    """The traceable draw of a batch of dies, looped like the measures."""
 
     def sample(nominal, levels, root, level, index):
-        def one(pair):
+        def one(pair, nominal, levels, root):
             level_index, die_index = pair
             key_die = circuit.die_key(root, level_index, die_index)
             variation_ = variation(config, levels[level_index])
             return circuit.perturb_die(nominal, variation_, key=key_die)
 
-        return jax.lax.map(one, (level, index))
+        return circuit.map_dies(one, (level, index), nominal, levels, root)
 
     return sample
 
