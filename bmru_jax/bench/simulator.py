@@ -317,8 +317,8 @@ def benchmark_simulator(*, quick: bool = False, progress=None) -> dict:
         ``{"d4": {...}, "d64": {...}, "targets": {...}}`` (see :func:`benchmark_width`).
     """
     sizes = {
-        4: dict(dies=400, chunk=100, clips=50, numpy_dies=20, repeats=5),
-        64: dict(dies=40, chunk=10, clips=50, numpy_dies=4, repeats=3),
+        4: dict(dies=400, chunk=100, clips=50, numpy_dies=50, repeats=5),
+        64: dict(dies=40, chunk=10, clips=50, numpy_dies=10, repeats=5),
     }
     if quick:
         sizes = {
