@@ -38,7 +38,9 @@ def run(args) -> dict:
     model, features, labels = bundled_keyword_network()
     index = int(np.argmax(labels == 1)) if args.clip is None else args.clip
     x = jnp.asarray(features[index])
-    die, out_of_range = nominal_die(model)
+    # Mapped as the campaign and `bmru-jax power` map it: median cell at the
+    # nominal cell's on-threshold.
+    die, out_of_range = nominal_die(model, unit_current_nA="auto")
     result = jax.jit(circuit.simulate)(die, x)
     trace = jax.jit(power.network_power)(die, x)
     decision = int(clip_decision(result.logits))
@@ -53,6 +55,7 @@ def run(args) -> dict:
         "confidence": float(votes[decision]),
         "votes": votes,
         "out_of_range_elements": out_of_range,
+        "unit_current_nA": die.unit_current_nA,
         "cell_outputs_pA": 1e3 * np.asarray(result.cell_outputs_nA),
         "states": np.asarray(result.states).astype(int),
         "power_nW": {
