@@ -183,8 +183,13 @@ class CircuitDescription:
 
     Example:
         >>> import jax
+        >>> import warnings
         >>> model = HardwareBackbone(width=4, key=jax.random.key(0))
-        >>> desc = describe(model)
+        >>> with warnings.catch_warnings():
+        ...     # random init leaves small weights below the mirror range; the
+        ...     # round trip keeps that report too, in desc.out_of_range
+        ...     warnings.simplefilter("ignore")
+        ...     desc = describe(model)
         >>> CircuitDescription.from_json(desc.to_json()) == desc
         True
     """
@@ -336,9 +341,17 @@ def describe(
 
     Example:
         >>> import jax
-        >>> desc = describe(HardwareBackbone(width=4, key=jax.random.key(0)))
+        >>> import warnings
+        >>> model = HardwareBackbone(width=4, key=jax.random.key(0))
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     desc = describe(model)
         >>> len(desc.layers), desc.W_in.name
         (2, 'W_in')
+        >>> len(caught), len(desc.out_of_range)  # random init: small weights
+        (1, 34)
+        >>> str(caught[0].message).startswith("34 weights outside")
+        True
     """
     require(
         isinstance(model, HardwareBackbone),

@@ -102,8 +102,12 @@ def nominal_die(
     Example:
         >>> import jax
         >>> from bmru_jax.circuit.description import describe
+        >>> import warnings
         >>> model = HardwareBackbone(width=4, key=jax.random.key(0))
-        >>> die = nominal_die(describe(model))
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")  # the report is in desc.out_of_range
+        ...     desc = describe(model)
+        >>> die = nominal_die(desc)
         >>> die.layers[0].W_c.shape
         (4, 4)
     """

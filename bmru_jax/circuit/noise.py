@@ -120,7 +120,7 @@ def node_bandwidth_Hz(
     Example:
         >>> current, kelvin, farad = (jnp.asarray(v) for v in (1.0, 300.15, 100.0))
         >>> round(float(node_bandwidth_Hz(current, kelvin, farad)))
-        43328
+        43333
     """
     g_m_S = (
         node_current_nA * 1e-9 / (SLOPE_FACTOR_NMOS * thermal_voltage_V(temperature_K))

@@ -11,8 +11,9 @@ def linear_fit(x, y) -> dict:
     """Least-squares line ``y = slope x + offset`` over the finite points.
 
     Example:
-        >>> linear_fit([0, 1, 2], [1, 3, 5])
-        {'slope': 2.0, 'offset': 1.0, 'points': 3}
+        >>> fit = linear_fit([0, 1, 2], [1, 3, 5])
+        >>> round(fit["slope"], 9), round(fit["offset"], 9), fit["points"]
+        (2.0, 1.0, 3)
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(x) & np.isfinite(y)
