@@ -41,13 +41,17 @@ def use_cpu_cores(count: int | None = None) -> int:
     ``JAX_NUM_CPU_DEVICES``, when set, wins.
 
     Args:
-        count: number of devices; None for ``os.cpu_count()``.
+        count: number of devices; None for the cores this process may run on.
 
     Returns:
         The number of CPU devices JAX now has.
+
+    Example:
+        >>> use_cpu_cores(2)  # once JAX has started, it keeps the devices it has
+        2
     """
     if "JAX_NUM_CPU_DEVICES" not in os.environ:
-        wanted = (os.cpu_count() or 1) if count is None else count
+        wanted = _usable_cores() if count is None else count
         if not isinstance(wanted, int) or wanted < 1:
             raise InputError(f"count: must be a positive integer, got {count!r}")
         try:
@@ -55,6 +59,13 @@ def use_cpu_cores(count: int | None = None) -> int:
         except RuntimeError:
             pass  # the backend has started: keep the devices it has
     return len(jax.devices("cpu"))
+
+
+def _usable_cores() -> int:
+    # A container or a task set may allow fewer cores than the machine has.
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def map_dies(fn: Callable, per_die, *shared, devices=None):
