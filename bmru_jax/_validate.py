@@ -8,6 +8,7 @@ is unknown, and a traced check would cost a device round trip on every call.
 import math
 import os
 import pathlib
+import tempfile
 
 import jax
 import numpy as np
@@ -53,9 +54,22 @@ def check_non_negative(name: str, x) -> None:
 
 def check_positive_int(name: str, value) -> int:
     """Return ``value`` as an int, or raise :class:`InputError` unless it is >= 1."""
+    return _check_int(name, value, minimum=1, rule="a positive integer")
+
+
+def check_non_negative_int(name: str, value) -> int:
+    """Return ``value`` as an int, or raise :class:`InputError` unless it is >= 0.
+
+    >>> check_non_negative_int("seed", 0)
+    0
+    """
+    return _check_int(name, value, minimum=0, rule="a non-negative integer")
+
+
+def _check_int(name: str, value, *, minimum: int, rule: str) -> int:
     is_int = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if not is_int or value < 1:
-        raise InputError(f"{name}: must be a positive integer, got {value!r}")
+    if not is_int or value < minimum:
+        raise InputError(f"{name}: must be {rule}, got {value!r}")
     return int(value)
 
 
@@ -78,13 +92,59 @@ def check_out_dir(out_dir: pathlib.Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():
             raise InputError(f"{out_dir}: exists and is not a folder")
-        if not os.access(out_dir, os.W_OK | os.X_OK):
+        if not _is_writable_folder(out_dir):
             raise InputError(f"{out_dir}: output folder is not writable")
         return
     parent = out_dir.parent
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not _is_writable_folder(parent):
         raise InputError(
             f"{out_dir}: cannot create the output folder ({parent} is not writable)"
         )
+
+
+def check_out_file(name: str, path: pathlib.Path) -> None:
+    """Refuse an output file that could not be written, touching nothing.
+
+    The file's folder must already exist (nothing is created for it) and take new
+    files, and the path must not be a folder. Checked before any work, so that a bad
+    path fails at once instead of after the results are computed.
+
+    Args:
+        name: the argument, as the user gave it (e.g. ``"--out"``).
+        path: the file to be written later.
+
+    Raises:
+        InputError: naming the argument, the path and the rule.
+
+    >>> import tempfile
+    >>> check_out_file("--out", pathlib.Path(tempfile.gettempdir()) / "results.json")
+    """
+    path = pathlib.Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise InputError(f"{name} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise InputError(f"{name} {path}: the folder {folder} must already exist")
+    if not _is_writable_folder(folder):
+        raise InputError(f"{name} {path}: the folder {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{name} {path}: the file is not writable")
+
+
+def _is_writable_folder(folder: pathlib.Path) -> bool:
+    """Whether ``folder`` is a folder that takes new files.
+
+    Permission bits are not enough: the superuser passes ``os.access`` everywhere, and
+    folders such as ``/proc`` refuse new files whatever the bits say. So a nameless
+    temporary file is made there and dropped at once.
+    """
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return False
+    return True

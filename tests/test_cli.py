@@ -1,5 +1,7 @@
 """The command line's handling of bad arguments and output folders."""
 
+import json
+
 import pytest
 
 from bmru_jax.cli import main
@@ -40,6 +42,58 @@ def test_output_folder_that_is_a_file_is_refused_before_work(tmp_path, capsys, a
     assert target.read_text() == "keep me"
 
 
-def test_bench_refuses_a_folder_as_its_json_file(tmp_path, capsys):
-    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 2
-    assert "is a folder; give a JSON file name" in capsys.readouterr().err
+def _no_benchmark(monkeypatch):
+    """Make any timing fail loudly, so a test shows a bad --out stops before it."""
+    import bmru_jax.bench
+
+    def timed(**_):
+        raise AssertionError("the benchmark ran")
+
+    monkeypatch.setattr(bmru_jax.bench, "benchmark_simulator", timed)
+
+
+@pytest.mark.parametrize(
+    "out, rule",
+    [
+        ("{tmp}", "{tmp}: is a folder; give a file name"),
+        ("/proc/x.json", "/proc/x.json: the folder /proc is not writable"),
+        (
+            "{tmp}/nonexist/sub/b.json",
+            "{tmp}/nonexist/sub/b.json: the folder {tmp}/nonexist/sub must already "
+            "exist",
+        ),
+    ],
+)
+def test_bench_refuses_a_bad_json_path_before_timing(
+    tmp_path, capsys, monkeypatch, out, rule
+):
+    _no_benchmark(monkeypatch)
+    out, rule = (text.replace("{tmp}", str(tmp_path)) for text in (out, rule))
+    assert main(["bench", "--quick", "--out", out]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [f"bmru-jax bench: error: --out {rule}"]
+    assert captured.out == ""
+    assert not (tmp_path / "nonexist").exists()
+
+
+def test_bench_quick_says_its_rates_are_not_representative(
+    tmp_path, capsys, monkeypatch
+):
+    import bmru_jax.bench
+
+    row = {
+        "jax_network_frames_per_s": 9.13e5,
+        "jax_cell_updates_per_s": 3.65e6,
+        "speedup_vs_numpy": 0.5,
+        "compile_s": 0.4,
+    }
+    measured = {
+        width: {"mismatch": row, "mismatch_noise": row} for width in ("d4", "d64")
+    }
+    monkeypatch.setattr(bmru_jax.bench, "benchmark_simulator", lambda **_: measured)
+    out = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    warned = [line for line in lines if "not representative" in line]
+    assert len(warned) == 1 and "smoke check" in warned[0]
+    assert json.loads(out.read_text())["quick"] is True

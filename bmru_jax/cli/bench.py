@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from bmru_jax.errors import InputError
+from bmru_jax._validate import check_out_file
 
 
 def add_parser(subparsers) -> None:
@@ -35,18 +35,21 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from bmru_jax.bench import benchmark_simulator
-    from bmru_jax.cli import output_folder
 
     if args.out is not None:  # check where the JSON goes before the minutes of work
-        output_folder(args.out.parent)
-        if args.out.is_dir():
-            raise InputError(f"--out {args.out}: is a folder; give a JSON file name")
+        check_out_file("--out", args.out)
     with tqdm(
         total=2, desc="bench", unit="width", file=sys.stderr, disable=None
     ) as bar:
         report = {
-            "simulator": benchmark_simulator(quick=args.quick, progress=bar.update)
+            "quick": args.quick,
+            "simulator": benchmark_simulator(quick=args.quick, progress=bar.update),
         }
+    if args.quick:
+        print(
+            "quick: a smoke check on a tiny workload; its rates and ratios are not "
+            "representative (run without --quick to measure)"
+        )
     for name in ("d4", "d64"):
         entry = report["simulator"][name]
         for case in ("mismatch", "mismatch_noise"):
