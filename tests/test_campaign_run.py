@@ -263,7 +263,7 @@ def test_cli_run_matches_the_library_run(
         ("dies = 5", "dies = 5\nbogus = 0", [], "campaign.bogus: unknown key"),
         ('"model.json"', '"missing.json"', [], "missing.json: model file not found"),
         ('"model.json"', '"garbage.json"', [], "garbage.json: not valid JSON"),
-        ('"features.npz"', '"model.json"', [], "model.json: not a readable .npz"),
+        ('"features.npz"', '"model.json"', [], "model.json: not a .npz file"),
         ("", "", ["--chunk-size", "0"], "--chunk-size: must be a positive integer"),
     ],
 )
@@ -282,6 +282,65 @@ def test_cli_bad_input_is_one_line_exit_2_and_leaves_the_store(
     assert stderr.startswith("bmru-jax campaign: error: ")
     assert re.search(message, stderr)
     assert _snapshot(reference) == before
+
+
+_FEATURES = np.zeros((4, 30, 13), np.float32)
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (
+            {"features": _FEATURES, "labels": np.array(["yes"] * 4)},
+            r"bad\.npz: array 'labels' must hold integer class indices .* dtype <U3$",
+        ),
+        (
+            {"features": _FEATURES, "labels": np.array([0.5, 1.5, 0.0, 1.0])},
+            r"bad\.npz: array 'labels' must hold integer .* 2 non-integer value\(s\)",
+        ),
+        (
+            {"features": _FEATURES.astype(str), "labels": np.arange(4) % 2},
+            r"bad\.npz: array 'features' must hold real numbers \(float or int\)",
+        ),
+        (
+            {"features": _FEATURES, "labels": np.array([0, 1, 1, 2**32])},
+            r"bad\.npz: labels must be integers in \[0, 2\)$",
+        ),
+        (
+            {"features": _FEATURES, "labels": np.array([0, 1, 1, None], object)},
+            r"bad\.npz: array 'labels' holds object \(pickled\) data, "
+            "which are refused",
+        ),
+        (b"random bytes, not an archive", r"bad\.npz: not a \.npz file"),
+    ],
+)
+def test_cli_bad_features_file_is_one_line_exit_2_and_creates_nothing(
+    config_path, tmp_path, capsys, no_disk_cache, arrays, message
+):
+    bad = config_path.parent / "bad.npz"
+    if isinstance(arrays, bytes):
+        bad.write_bytes(arrays)
+    else:
+        np.savez(bad, **arrays)
+    toml = config_path.parent / "bad_features.toml"
+    toml.write_text(CONFIG.replace('"features.npz"', '"bad.npz"'))
+    out = tmp_path / "run"
+    assert main(["campaign", "--config", str(toml), "--out", str(out)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert re.search(message, stderr.strip())
+    assert not out.exists()
+
+
+def test_whole_valued_float_labels_are_read_as_integers(config_path):
+    features = np.ones((4, 30, 13), np.int16)  # integer features are numbers too
+    whole = config_path.parent / "whole.npz"
+    np.savez(whole, features=features, labels=np.array([0.0, 1, 1, 0]))
+    toml = config_path.parent / "whole.toml"
+    toml.write_text(CONFIG.replace('"features.npz"', '"whole.npz"'))
+    inputs = load_inputs(load_config(toml))
+    np.testing.assert_array_equal(inputs.labels, [0, 1, 1, 0])
+    assert inputs.labels.dtype == np.int32 and inputs.features.dtype == np.float32
 
 
 def test_cli_unwritable_output_folder_is_one_line_exit_2(

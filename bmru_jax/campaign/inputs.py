@@ -56,13 +56,15 @@ def load_inputs(config: CampaignConfig) -> CampaignInputs:
         InputError: a file is missing or unreadable, or holds the wrong thing.
     """
     model = _load_model(config)
-    features, labels = _load_clips(config)
+    features, labels, source = _load_clips(config)
     if config.data.clips is not None:
         if config.data.clips > len(labels):
             raise InputError(
                 f"data.clips: {config.data.clips} asked, the data hold {len(labels)}"
             )
         features, labels = features[: config.data.clips], labels[: config.data.clips]
+    # Checked before the casts below, which would wrap an out-of-range label.
+    _check_clips(features, labels, model, source)
     return CampaignInputs(
         model=model,
         features=np.ascontiguousarray(features, np.float32),
@@ -89,32 +91,84 @@ def _load_model(config: CampaignConfig) -> HardwareBackbone:
         raise InputError(f"{path}: not a bmru-jax model checkpoint") from None
 
 
-def _load_clips(config: CampaignConfig) -> tuple[np.ndarray, np.ndarray]:
+def _load_clips(config: CampaignConfig) -> tuple[np.ndarray, np.ndarray, str]:
+    """Features, labels, and the name of where they came from (for messages)."""
     if config.data.path is None:
         from bmru_jax import assets
 
-        return assets.bundled_test_features()
-    return read_features(config.resolve(config.data.path))
+        return *assets.bundled_test_features(), "data"
+    path = config.resolve(config.data.path)
+    return *read_features(path), str(path)
 
 
 def read_features(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``features`` and ``labels`` of a features ``.npz`` file.
+    """Arrays ``features`` and ``labels`` of a features ``.npz`` file, checked.
 
     The layout of ``bmru_jax.data`` feature caches: ``features`` (clips, frames,
-    coefficients) and ``labels`` (clips,); other arrays are ignored.
+    coefficients), real numbers, and ``labels`` (clips,), integer class indices
+    (whole-valued floats are accepted and returned as integers); other arrays are
+    ignored. Object (pickled) arrays are refused: loading them could run code.
+
+    Raises:
+        InputError: the file is missing, not a ``.npz`` archive, or an array is
+            missing or of the wrong kind.
     """
     if not path.is_file():
         raise InputError(f"{path}: features file not found")
+    # np.load falls back to unpickling a file that is neither .npz nor .npy.
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a .npz file (not a zip archive of arrays)")
     try:
         with np.load(path, allow_pickle=False) as stored:
-            missing = {"features", "labels"} - set(stored.files)
-            if missing:
-                raise InputError(f"{path}: no array {sorted(missing)[0]!r}")
-            return stored["features"], stored["labels"]
+            features, labels = (_array(stored, path, n) for n in ("features", "labels"))
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         if isinstance(error, InputError):
             raise
         raise InputError(f"{path}: not a readable .npz file ({error})") from None
+    return _checked_features(features, path), _checked_labels(labels, path)
+
+
+def _array(stored, path: Path, name: str) -> np.ndarray:
+    if name not in stored.files:
+        raise InputError(f"{path}: no array {name!r}")
+    try:
+        return stored[name]
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise
+        raise InputError(
+            f"{path}: array {name!r} holds object (pickled) data, which are refused"
+        ) from None
+
+
+def _checked_features(features: np.ndarray, path: Path) -> np.ndarray:
+    # "f": floats, "i"/"u": integers; booleans, complex numbers and strings are not
+    # feature values.
+    if features.dtype.kind not in "fiu":
+        raise InputError(
+            f"{path}: array 'features' must hold real numbers (float or int), "
+            f"got dtype {features.dtype}"
+        )
+    return features
+
+
+def _checked_labels(labels: np.ndarray, path: Path) -> np.ndarray:
+    if labels.dtype.kind in "iu":
+        return labels
+    whole = labels.dtype.kind == "f" and np.all(np.isfinite(labels))
+    if not whole or not np.all(labels == np.round(labels)):
+        raise InputError(
+            f"{path}: array 'labels' must hold integer class indices (an integer "
+            f"dtype, or whole-valued floats), got {_describe(labels)}"
+        )
+    return labels.astype(np.int64)
+
+
+def _describe(labels: np.ndarray) -> str:
+    if labels.dtype.kind != "f":
+        return f"dtype {labels.dtype}"
+    bad = labels[~np.isfinite(labels) | (labels != np.round(labels))]
+    return f"{bad.size} non-integer value(s), e.g. {bad.flat[0]:g}"
 
 
 def _check_model(model, where: str) -> None:
