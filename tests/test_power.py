@@ -302,7 +302,8 @@ def test_cli_refuses_bad_counts_with_one_line(tmp_path, capsys):
     from bmru_jax.cli import main
 
     assert main(["power", "--out", str(tmp_path), "--dies", "0"]) == 2
-    assert "dies: must be a positive integer" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["bmru-jax power: error: --dies: must be a positive integer, got 0"]
     assert not (tmp_path / "power.json").exists()
 
 
@@ -313,5 +314,93 @@ def test_cli_refuses_a_bad_unit_current_with_one_line(tmp_path, capsys, value):
     assert main(["power", "--out", str(tmp_path), "--unit-current-nA", value]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
-    assert "unit-current-nA: must be a positive number or auto" in err
+    assert err.startswith(
+        "bmru-jax power: error: --unit-current-nA: must be a positive number or auto"
+    )
     assert not (tmp_path / "power.json").exists()
+
+
+def _no_power_report(monkeypatch):
+    """Make the report fail loudly, so a test shows bad options stop before it."""
+    import bmru_jax.power._report
+
+    def computed(*_, **__):
+        raise AssertionError("the power report ran")
+
+    monkeypatch.setattr(bmru_jax.power._report, "power_report", computed)
+
+
+@pytest.mark.parametrize("quick", [[], ["--quick"]])
+def test_cli_refuses_more_clips_than_bundled(tmp_path, capsys, monkeypatch, quick):
+    from bmru_jax.assets import bundled_test_features
+    from bmru_jax.cli import main
+
+    _no_power_report(monkeypatch)
+    held = len(bundled_test_features()[1])
+    argv = ["power", "--out", str(tmp_path), "--clips", str(held + 1), *quick]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"bmru-jax power: error: --clips: {held + 1} asked, "
+        f"the bundled test clips hold {held}"
+    ]
+    assert not (tmp_path / "power.json").exists()
+
+
+def test_cli_refuses_a_negative_seed(tmp_path, capsys, monkeypatch):
+    from bmru_jax.cli import main
+
+    _no_power_report(monkeypatch)
+    assert main(["power", "--out", str(tmp_path), "--seed", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "bmru-jax power: error: --seed: must be a non-negative integer, got -1"
+    ]
+
+
+def test_report_refuses_a_negative_seed_and_too_many_clips():
+    from bmru_jax.power._report import power_report, test_clips
+
+    with pytest.raises(InputError, match="^seed: must be a non-negative integer"):
+        power_report((4, 8, 16), seed=-1)
+    with pytest.raises(InputError, match="^clips: 100000 asked, the bundled"):
+        test_clips(100000, key=jax.random.key(0))
+
+
+def test_cli_quick_says_what_it_used_and_that_its_fit_is_rough(
+    tmp_path, capsys, monkeypatch
+):
+    import bmru_jax.power._report
+    from bmru_jax.cli import main
+
+    asked = {}
+
+    def report(dims, **kwargs):
+        asked.update(kwargs, dims=dims)
+        fit = {"value": 1.0, "ci95": [0.0, 2.0], "bootstrap_ci95": [0.9, 1.1]}
+        blocks = {"mean": 80.0, "min": 70.0, "max": 90.0}
+        return {
+            "settings": {"seed": kwargs["seed"]},
+            "state_dims": list(dims),
+            "keyword_d4": {
+                "model": "trained (bundled)",
+                "clips": kwargs["clips"],
+                "unit_current_nA": 0.41,
+                "energy_nJ": {"mean": 80.0},
+                **{b: blocks for b in ("total_nW", "core_nW", "feedforward_nW")},
+            },
+            "core_exponent": {**fit, "published": 1.0},
+            "feedforward_exponent": {**fit, "published": 2.0},
+            "mismatch": [],
+        }
+
+    monkeypatch.setattr(bmru_jax.power._report, "power_report", report)
+    monkeypatch.setattr(bmru_jax.power._report, "plot_scaling", lambda *_: None)
+    argv = ["power", "--quick", "--out", str(tmp_path), "--seed", "7"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (asked["clips"], asked["dies"], asked["seed"]) == (10, 20, 7)
+    used = [line for line in lines if line.startswith("quick: 10 clips")]
+    assert len(used) == 1 and "--clips 50" in used[0]
+    rough = [line for line in lines if "few points and wide intervals" in line]
+    assert len(rough) == 1 and f"only {len(asked['dims'])} sizes" in rough[0]

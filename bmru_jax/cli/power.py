@@ -73,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
     """Compute every figure, write the JSON and the plot, print a summary."""
     from tqdm import tqdm
 
-    from bmru_jax._validate import check_positive_int
+    from bmru_jax._validate import check_non_negative_int, check_positive_int
     from bmru_jax.cli import output_folder
-    from bmru_jax.power._report import plot_scaling, power_report
+    from bmru_jax.power._report import check_clip_count, plot_scaling, power_report
 
     for name in ("models_per_dim", "dies", "clips"):
-        check_positive_int(name.replace("_", "-"), getattr(args, name))
+        check_positive_int("--" + name.replace("_", "-"), getattr(args, name))
+    check_non_negative_int("--seed", args.seed)
+    check_clip_count("--clips", args.clips)
     unit_current_nA = unit_current_argument(args.unit_current_nA)
     out = output_folder(args.out)
     dims = QUICK_DIMS if args.quick else STATE_DIMS
@@ -102,7 +104,13 @@ def run(args: argparse.Namespace) -> int:
         )
     (out / "power.json").write_text(json.dumps(report, indent=2) + "\n")
     plot_scaling(report, out / "power_scaling.png")
-    _print_summary(report, out)
+    if args.quick:
+        print(
+            f"quick: {clips} clips, {dies} dies per level, {models_per_dim} model per "
+            f"size, {len(dims)} sizes (asked: --clips {args.clips}, --dies {args.dies}"
+            f", --models-per-dim {args.models_per_dim})"
+        )
+    _print_summary(report, out, quick=args.quick)
     return 0
 
 
@@ -118,12 +126,12 @@ def unit_current_argument(text: str) -> float | str:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise InputError(
-            f"unit-current-nA: must be a positive number or auto, got {text!r}"
+            f"--unit-current-nA: must be a positive number or auto, got {text!r}"
         )
     return value
 
 
-def _print_summary(report: dict, out: pathlib.Path) -> None:
+def _print_summary(report: dict, out: pathlib.Path, *, quick: bool) -> None:
     kw = report["keyword_d4"]
     print(
         f"d = 4 keyword network ({kw['model']}), {kw['clips']} clips, "
@@ -143,6 +151,11 @@ def _print_summary(report: dict, out: pathlib.Path) -> None:
             f"{block}: {fit['value']:.3f}, OLS 95% CI [{fit['ci95'][0]:.3f}, "
             f"{fit['ci95'][1]:.3f}], bootstrap [{fit['bootstrap_ci95'][0]:.3f}, "
             f"{fit['bootstrap_ci95'][1]:.3f}] (published ~{fit['published']})"
+        )
+    if quick:
+        print(
+            f"quick: the fits above have only {len(report['state_dims'])} sizes, so "
+            "few points and wide intervals; run without --quick for the full fit"
         )
     for level in report["mismatch"]:
         total = level["total_nW"]

@@ -16,8 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bmru_jax._validate import check_non_negative_int
 from bmru_jax.assets import bundled_model, bundled_test_features
 from bmru_jax.circuit import Multiplicative, Pelgrom, simulate
+from bmru_jax.errors import InputError
 from bmru_jax.models import HardwareBackbone, clip_decision
 from bmru_jax.power._model import PowerSettings
 from bmru_jax.power._study import (
@@ -51,10 +53,11 @@ def power_report(
 
     Args:
         dims: state sizes of the scaling study.
-        seed: seed of the random models, dies and bootstrap.
+        seed: seed of the random models, dies and bootstrap (a non-negative int,
+            recorded in the report's ``settings``).
         models_per_dim: models per size (a trained model is repeated, since there is
             one; random models are drawn with different keys).
-        clips: number of test clips used.
+        clips: number of test clips used; at most as many as are bundled.
         dies: dies per mismatch level.
         resamples: bootstrap replicates.
         settings: the power model's settings.
@@ -63,7 +66,11 @@ def power_report(
         published_d4: published d = 4 figures to set beside ours.
         published_accuracy: published accuracy per d.
         progress: called with 1 after each model of the scaling study.
+
+    Raises:
+        InputError: for a negative seed or more clips than are bundled.
     """
+    seed = check_non_negative_int("seed", seed)
     root = jax.random.key(seed)
     features, labels, feature_source = test_clips(
         clips, key=jax.random.fold_in(root, 0)
@@ -86,7 +93,11 @@ def power_report(
         d4 = trained.get(4, HardwareBackbone(width=4, key=jax.random.fold_in(root, 2)))
         d4_kind = "trained (bundled)" if 4 in trained else _RANDOM
     report = {
-        "settings": {**_settings_dict(settings), "unit_current_nA": unit_current_nA},
+        "settings": {
+            **_settings_dict(settings),
+            "unit_current_nA": unit_current_nA,
+            "seed": seed,
+        },
         "features": {"source": feature_source, "clips": int(features.shape[0])},
         "keyword_d4": _keyword_figures(
             mapped_die(d4, unit_current_nA), d4_kind, features, settings, published_d4
@@ -131,7 +142,11 @@ def test_clips(count: int, *, key) -> tuple[jnp.ndarray, np.ndarray | None, str]
 
     The Gaussian stand-in is N(0, 1) per coefficient, z-scored over each clip like the
     MFCC features, so its input currents have the right scale; it has no labels.
+
+    Raises:
+        InputError: if ``count`` exceeds the bundled test clips.
     """
+    check_clip_count("clips", count)
     try:
         features, labels = bundled_test_features()
     except FileNotFoundError:
@@ -143,6 +158,30 @@ def test_clips(count: int, *, key) -> tuple[jnp.ndarray, np.ndarray | None, str]
     frames = jax.random.normal(key, (count, FRAMES, N_FEATURES))
     frames = (frames - frames.mean(1, keepdims=True)) / frames.std(1, keepdims=True)
     return frames, None, "z-scored Gaussian frames (no bundled test clips)"
+
+
+def check_clip_count(name: str, count: int) -> None:
+    """Refuse more clips than the bundled test set holds (any count without one).
+
+    Cheap enough to call before a long run, so that the error comes first.
+
+    Args:
+        name: the argument, as the user gave it (``"clips"``, ``"--clips"``).
+        count: clips asked for.
+
+    Raises:
+        InputError: naming ``name``, the count asked and the count held.
+
+    >>> check_clip_count("clips", 10)
+    """
+    try:
+        _, labels = bundled_test_features()
+    except FileNotFoundError:
+        return
+    if count > len(labels):
+        raise InputError(
+            f"{name}: {count} asked, the bundled test clips hold {len(labels)}"
+        )
 
 
 def _balanced(labels: np.ndarray, count: int) -> np.ndarray:
