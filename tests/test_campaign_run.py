@@ -8,6 +8,7 @@ worker count, or a SIGKILL in the middle.
 import dataclasses
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -363,6 +364,58 @@ def test_cli_workers_without_dask_is_one_line_exit_2(
     stderr = capsys.readouterr().err
     assert "bmru-jax[dask]" in stderr and stderr.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_malformed_scheduler_address_is_one_line_exit_2_and_creates_nothing(
+    config_path, tmp_path, capsys, no_disk_cache
+):
+    pytest.importorskip("distributed")
+    out = tmp_path / "run"
+    args = ["campaign", "--config", str(config_path), "--out", str(out)]
+    assert main([*args, "--scheduler", "banana"]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "error: scheduler: 'banana' is not a Dask scheduler address" in stderr
+    assert not out.exists()
+
+
+@pytest.fixture
+def damaged(reference, tmp_path) -> Path:
+    """A copy of the reference folder with half its dies to do and garbage in place
+    of one array's metadata."""
+    out = tmp_path / "damaged"
+    shutil.copytree(reference, out)
+    manifest = store.read_manifest(out)
+    manifest["done"] = ["11111", "00000"]
+    store.write_manifest(out, manifest)
+    (out / store.STORE_NAME / "accuracy" / "zarr.json").write_text("garbage")
+    return out
+
+
+def test_cli_resume_on_an_unreadable_store_is_refused_before_work(
+    config_path, damaged, capsys, no_disk_cache
+):
+    before = _snapshot(damaged)
+    args = ["campaign", "--config", str(config_path), "--out", str(damaged)]
+    assert main(args) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "results.zarr: not a readable results store (" in stderr
+    assert _snapshot(damaged) == before
+
+
+def test_report_on_an_unreadable_store_says_one_line(damaged):
+    """In a process of its own: zarr's pending reads would be reported at its exit."""
+    command = [sys.executable, "-c", _CLI, "report", str(damaged)]
+    child = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert child.returncode == 2
+    assert child.stderr.splitlines() == [
+        f"bmru-jax report: error: {damaged / store.STORE_NAME}: not a readable "
+        "results store (Expecting value: line 1 column 1 (char 0))"
+    ]
+
+
+_CLI = "import sys; from bmru_jax.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 # Last of the runs: a new chunk size compiles a new function, which replaces the

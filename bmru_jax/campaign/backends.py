@@ -113,20 +113,23 @@ def require_dask() -> None:
 
 @contextlib.contextmanager
 def dask_client(workers: int | None, scheduler: str | None) -> Iterator:
-    """A client of ``scheduler``, or of a new local cluster of ``workers`` processes.
+    """A client of ``scheduler``, of a new local cluster of ``workers`` processes, or
+    None when both are None (evaluate in this process).
 
     The local cluster runs one thread per worker process (JAX runs its own threads)
     and is shut down on exit.
+
+    Raises:
+        InputError: ``scheduler`` is not an address, or no scheduler answers there.
     """
+    if workers is None and scheduler is None:
+        yield None
+        return
     require_dask()
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=10)
-        except OSError as error:
-            raise InputError(f"scheduler: cannot reach {scheduler} ({error})") from None
-        with client:
+        with _scheduler_client(Client, scheduler) as client:
             yield client
         return
     with (
@@ -139,3 +142,15 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator:
         Client(cluster) as client,
     ):
         yield client
+
+
+def _scheduler_client(client_type, scheduler: str):
+    try:
+        return client_type(scheduler, timeout=10)
+    except ValueError as error:  # a malformed address, e.g. without a port
+        raise InputError(
+            f"scheduler: {scheduler!r} is not a Dask scheduler address such as "
+            f"tcp://host:8786 ({error})"
+        ) from None
+    except OSError as error:  # includes timing out
+        raise InputError(f"scheduler: cannot reach {scheduler} ({error})") from None

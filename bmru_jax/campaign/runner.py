@@ -7,7 +7,6 @@ and written one by one; a killed run continues where it stopped when started aga
 with the same config and folder, and ends with the numbers of an uninterrupted run.
 """
 
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -60,7 +59,8 @@ def run_campaign(
         The summary (also written to ``out_dir/summary.json``).
 
     Raises:
-        InputError: bad input, a mismatched or busy folder; nothing is written then.
+        InputError: bad input, a mismatched or busy folder, an unreadable store, a
+            scheduler that does not answer; nothing is written then.
 
     Example:
         >>> run_campaign(load_config("tiny.toml"), "runs/tiny")  # doctest: +SKIP
@@ -76,42 +76,60 @@ def run_campaign(
     store.check_out_dir(out_dir)
     if out_dir.exists():
         store.check_same_campaign(store.read_manifest(out_dir), digest, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with store.folder_lock(out_dir):
-        manifest = store.read_manifest(out_dir)
-        store.check_same_campaign(manifest, digest, out_dir)
-        nominal = nominal_reference(config, inputs)
-        manifest = _open_or_create(out_dir, config, inputs, nominal, digest, manifest)
-        chunks = plan_chunks(store.done_mask(manifest), config.campaign.chunk_size)
-        if progress is not None:
-            progress(config.campaign.dies * len(config.noise.levels) - _pairs(chunks))
-        if chunks:
-            work = Work(digest, config, inputs, nominal)
-            with _backend(work, workers, scheduler) as backend:
-                manifest["compile_seconds"] = backend.compile_seconds
-                _fill(
-                    out_dir, manifest, backend, chunks, config, inputs, start, progress
-                )
-        # Also when nothing was left: a run killed after its last chunk has its
-        # timings in the manifest but not yet in the store.
-        _finish(out_dir, manifest, workers, scheduler)
+    # Connected before the folder is touched: a wrong address leaves nothing behind.
+    with dask_client(workers, scheduler) as client:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with store.folder_lock(out_dir):
+            manifest = _compute(
+                out_dir, config, inputs, digest, client, start, progress
+            )
+            # Also when nothing was left: a run killed after its last chunk has its
+            # timings in the manifest but not yet in the store.
+            _finish(out_dir, manifest, workers, scheduler)
     return write_report(out_dir)
 
 
-def _open_or_create(out_dir, config, inputs, nominal, digest, manifest) -> dict:
-    """The folder's manifest, creating the manifest and the store where missing.
+def _compute(out_dir, config, inputs, digest, client, start, progress) -> dict:
+    """Create or resume the store, evaluate what is not done; returns the manifest."""
+    manifest = _resumable_manifest(out_dir, digest)
+    nominal = nominal_reference(config, inputs)
+    if manifest is None:
+        manifest = _create(out_dir, config, inputs, nominal, digest)
+    chunks = plan_chunks(store.done_mask(manifest), config.campaign.chunk_size)
+    if progress is not None:
+        progress(config.campaign.dies * len(config.noise.levels) - _pairs(chunks))
+    if chunks:
+        backend = _backend(Work(digest, config, inputs, nominal), client)
+        manifest["compile_seconds"] = backend.compile_seconds
+        _fill(out_dir, manifest, backend, chunks, config, inputs, start, progress)
+    return manifest
 
-    The manifest is written before the store: a folder with a manifest and no store
-    (killed while creating it) gets its store created again, as long as nothing is
-    marked done.
+
+def _resumable_manifest(out_dir: Path, digest: str) -> dict | None:
+    """The manifest of the campaign to resume, or None when the store must be made.
+
+    Checked under the folder's lock, before anything is computed: the manifest is
+    of this campaign, and its store is readable. A folder with a manifest and no
+    store (killed while creating it) gets its store created again, as long as
+    nothing is marked done.
     """
-    if manifest is not None and (out_dir / store.STORE_NAME).is_dir():
+    manifest = store.read_manifest(out_dir)
+    store.check_same_campaign(manifest, digest, out_dir)
+    if manifest is None:
+        return None
+    if (out_dir / store.STORE_NAME).is_dir():
+        store.check_readable(out_dir)
         return manifest
-    if manifest is not None and store.done_mask(manifest).any():
+    if store.done_mask(manifest).any():
         raise InputError(
             f"{out_dir}: {store.MANIFEST_NAME} marks dies done but "
             f"{store.STORE_NAME} is missing; use another --out"
         )
+    return None
+
+
+def _create(out_dir, config, inputs, nominal, digest) -> dict:
+    """Write a new manifest (nothing done), then the empty store."""
     manifest = store.new_manifest(
         digest, len(config.noise.levels), config.campaign.dies
     )
@@ -120,13 +138,8 @@ def _open_or_create(out_dir, config, inputs, nominal, digest, manifest) -> dict:
     return manifest
 
 
-@contextlib.contextmanager
-def _backend(work: Work, workers, scheduler):
-    if workers is None and scheduler is None:
-        yield InProcess(work)
-        return
-    with dask_client(workers, scheduler) as client:
-        yield OnDask(client, work)
+def _backend(work: Work, client) -> InProcess | OnDask:
+    return InProcess(work) if client is None else OnDask(client, work)
 
 
 def _fill(out_dir, manifest, backend, chunks, config, inputs, start, progress):

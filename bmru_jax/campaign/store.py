@@ -184,12 +184,30 @@ def open_results(out_dir: Path) -> xr.Dataset:
     """The folder's results as an xarray Dataset (loaded lazily).
 
     Raises:
-        InputError: the folder holds no results store.
+        InputError: the folder holds no results store, or one that cannot be read.
     """
     path = Path(out_dir) / STORE_NAME
     if not path.is_dir():
         raise InputError(f"{out_dir}: no {STORE_NAME} (not a campaign folder)")
     try:
+        _read_array_metadata(path)
         return xr.open_zarr(path, consolidated=False)
     except (OSError, ValueError, KeyError) as error:
         raise InputError(f"{path}: not a readable results store ({error})") from None
+
+
+def check_readable(out_dir: Path) -> None:
+    """Raise :class:`InputError` unless the folder's store opens (see open_results)."""
+    open_results(out_dir).close()
+
+
+def _read_array_metadata(path: Path) -> None:
+    """Read the metadata of every array of the store, one array at a time.
+
+    xarray reads them concurrently on zarr's event loop, and a damaged one then
+    leaves the other reads pending, which asyncio reports on stderr at exit.
+    """
+    group = zarr.open_group(path, mode="r", use_consolidated=False)
+    for member in sorted(path.iterdir()):
+        if (member / "zarr.json").is_file():
+            group[member.name]
