@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from bmru_jax import circuit
 from bmru_jax.campaign import (
@@ -366,6 +367,39 @@ def test_cli_workers_without_dask_is_one_line_exit_2(
     assert not (tmp_path / "r").exists()
 
 
+def _half_done(reference: Path, out: Path) -> Path:
+    """A copy of the reference folder whose manifest marks level 1 not done."""
+    shutil.copytree(reference, out)
+    manifest = store.read_manifest(out)
+    manifest["done"] = ["11111", "00000"]
+    store.write_manifest(out, manifest)
+    return out
+
+
+def test_cli_resume_says_how_much_was_done_then_finishes_the_rest(
+    config_path, reference, tmp_path, capsys, no_disk_cache
+):
+    out = _half_done(reference, tmp_path / "run")
+    args = ["campaign", "--config", str(config_path), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "resuming: 5 of 10 (noise level, die) pairs already done"
+    ]
+    _assert_same_results(out, reference)
+
+
+def test_report_marks_levels_with_fewer_dies_done(reference, tmp_path, capsys):
+    out = tmp_path / "partial"
+    shutil.copytree(reference, out)
+    accuracy = zarr.open_group(out / store.STORE_NAME, mode="r+")["accuracy"]
+    accuracy[1, 2:] = np.nan  # dies 2 to 4 of level 1 not computed
+    assert main(["report", str(out)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "x  " in line]
+    assert len(rows) == 2
+    assert "dies)" not in rows[0]
+    assert rows[1].startswith("      2x") and rows[1].endswith("  (2 of 5 dies)")
+
+
 def test_cli_malformed_scheduler_address_is_one_line_exit_2_and_creates_nothing(
     config_path, tmp_path, capsys, no_disk_cache
 ):
@@ -383,11 +417,7 @@ def test_cli_malformed_scheduler_address_is_one_line_exit_2_and_creates_nothing(
 def damaged(reference, tmp_path) -> Path:
     """A copy of the reference folder with half its dies to do and garbage in place
     of one array's metadata."""
-    out = tmp_path / "damaged"
-    shutil.copytree(reference, out)
-    manifest = store.read_manifest(out)
-    manifest["done"] = ["11111", "00000"]
-    store.write_manifest(out, manifest)
+    out = _half_done(reference, tmp_path / "damaged")
     (out / store.STORE_NAME / "accuracy" / "zarr.json").write_text("garbage")
     return out
 

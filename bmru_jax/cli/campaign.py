@@ -30,22 +30,32 @@ def add_parser(subparsers) -> None:
             "in DIR/results.zarr, with DIR/summary.json and DIR/accuracy_vs_noise.png."
         ),
     )
-    parser.add_argument("--config", type=Path, help="campaign TOML (default: embedded)")
-    parser.add_argument("--out", type=Path, help="campaign folder (created or resumed)")
-    scale = parser.add_mutually_exclusive_group()
-    scale.add_argument(
-        "--workers", type=int, help="evaluate on a local Dask cluster of N processes"
+    # One of the two is required: a campaign needs its folder, printing the default
+    # config needs none.
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--out", type=Path, metavar="DIR", help="campaign folder (created or resumed)"
     )
-    scale.add_argument(
-        "--scheduler", help="evaluate on the Dask cluster at ADDRESS (tcp://...)"
-    )
-    parser.add_argument(
-        "--chunk-size", type=int, help="(level, die) pairs per compiled call"
-    )
-    parser.add_argument(
+    target.add_argument(
         "--print-default-config",
         action="store_true",
         help="print the embedded default config and exit",
+    )
+    parser.add_argument("--config", type=Path, help="campaign TOML (default: embedded)")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="evaluate on a local Dask cluster of N processes",
+    )
+    scale.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="evaluate on the Dask cluster at ADDRESS (tcp://host:port)",
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, help="(level, die) pairs per compiled call"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -58,8 +68,6 @@ def run(args: argparse.Namespace) -> int:
     if args.print_default_config:
         print(default_config_text(), end="")
         return 0
-    if args.out is None:
-        raise InputError("--out: required (the campaign folder)")
     for name in ("workers", "chunk_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -111,12 +119,24 @@ def _use_compilation_cache() -> None:
 
 
 class _ProgressBar:
-    """A tqdm bar of dies done, started at the count a resumed campaign begins with."""
+    """A tqdm bar of dies done, started at the count a resumed campaign begins with.
+
+    A resumed campaign is announced in one line first, bar or no bar.
+    """
 
     def __init__(self, total: int, *, quiet: bool):
         self._total, self._quiet, self._bar = total, quiet, None
+        self._started = False
 
     def update_to(self, done: int) -> None:
+        if not self._started:
+            self._started = True
+            if done:
+                print(
+                    f"resuming: {done} of {self._total} (noise level, die) pairs "
+                    "already done",
+                    file=sys.stderr,
+                )
         if self._quiet:
             return
         if self._bar is None:
@@ -141,10 +161,10 @@ class _ProgressBar:
 
 def print_summary(summary: dict, out: Path) -> None:
     """Accuracy per noise level, speed, and where the files are."""
-    nominal = 100 * summary["nominal_accuracy"]
+    nominal, n_dies = 100 * summary["nominal_accuracy"], summary["n_dies"]
     print(
         f"nominal die: accuracy {nominal:.1f} % on {summary['n_clips']} clips; "
-        f"{summary['n_dies']} dies per level, {summary['n_streams']} noise stream(s)"
+        f"{n_dies} dies per level, {summary['n_streams']} noise stream(s)"
     )
     print("  level   accuracy (mean +- std over dies)   flipped states")
     rows = zip(
@@ -152,14 +172,16 @@ def print_summary(summary: dict, out: Path) -> None:
         summary["accuracy_mean"],
         summary["accuracy_std"],
         summary["flip_rate_mean"],
+        summary["dies_done"],
     )
-    for level, mean, std, flips in rows:
+    for level, mean, std, flips, done in rows:
         if mean is None:
             print(f"  {level:5g}x  not computed yet")
             continue
+        partial = "" if done == n_dies else f"  ({done} of {n_dies} dies)"
         print(
             f"  {level:5g}x  {100 * mean:6.2f} % +- {100 * std:5.2f} %"
-            f"{'':17s}{100 * flips:6.3f} %"
+            f"{'':17s}{100 * flips:6.3f} %{partial}"
         )
     if summary.get("network_frames_per_second"):
         print(
