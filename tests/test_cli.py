@@ -1,6 +1,9 @@
 """The command line's handling of bad arguments and output folders."""
 
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -97,3 +100,32 @@ def test_bench_quick_says_its_rates_are_not_representative(
     warned = [line for line in lines if "not representative" in line]
     assert len(warned) == 1 and "smoke check" in warned[0]
     assert json.loads(out.read_text())["quick"] is True
+
+
+def test_campaign_needs_out_unless_printing_the_default_config(tmp_path, capsys):
+    code, err = _run(capsys, ["campaign", "--config", str(tmp_path / "c.toml")])
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "bmru-jax campaign: error: one of the arguments --out "
+        "--print-default-config is required"
+    )
+    assert "(--out DIR | --print-default-config)" in err  # the usage says so too
+    assert main(["campaign", "--print-default-config"]) == 0
+    assert "[campaign]" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_stdout_ends_quietly_with_the_sigpipe_status():
+    """As ``bmru-jax ... | head`` whose reader has gone: no message, status 141."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _CLI, "campaign", "--print-default-config"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
+        child.stdout.close()  # before the child, still importing, has written a byte
+        stderr = child.stderr.read()
+    assert child.returncode == 128 + signal.SIGPIPE
+    assert stderr == b""
+
+
+_CLI = "import sys; from bmru_jax.cli import main; sys.exit(main(sys.argv[1:]))"

@@ -7,7 +7,9 @@ unwritable folders) becomes one line on stderr and exit status 2, without a trac
 
 import argparse
 import importlib
+import os
 import pathlib
+import signal
 import sys
 
 from bmru_jax._validate import check_out_dir
@@ -48,7 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     # spread their dies over every core (bmru_jax.circuit.montecarlo).
     use_cpu_cores()
     try:
-        return args.run(args)
+        status = args.run(args)
+        # Flushed here rather than at exit, so that a closed pipe is caught below.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader of stdout went away (``bmru-jax ... | head``): stop quietly,
+        # with the status a shell reports for a command killed by SIGPIPE.
+        _discard_stdout()
+        return 128 + signal.SIGPIPE
     except (InputError, OSError) as error:
         print(f"bmru-jax {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
@@ -71,6 +81,15 @@ def output_folder(path) -> pathlib.Path:
             f"{folder}: cannot create the output folder ({error.strerror})"
         )
     return folder
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit finds no pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor
+        pass
 
 
 def _one_line(error: Exception) -> str:
