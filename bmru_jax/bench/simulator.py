@@ -25,7 +25,7 @@ import numpy as np
 from bmru_jax.circuit.devices import ELEMENTARY_CHARGE_C, SLOPE_FACTOR_NMOS
 from bmru_jax.circuit.die import Die, die_from_model
 from bmru_jax.circuit.mismatch import Multiplicative, perturb_die
-from bmru_jax.circuit.montecarlo import map_dies
+from bmru_jax.circuit.montecarlo import compile_for_cpu, map_dies
 from bmru_jax.circuit.noise import TemporalNoise
 from bmru_jax.circuit.simulate import die_key, noise_key, simulate
 from bmru_jax.models import HardwareBackbone, clip_decision
@@ -230,9 +230,9 @@ def benchmark_width(
         start = time.perf_counter()
         sample_c = sample.lower(root, level, p, indices[0]).compile(_QUICK)
         shapes = jax.eval_shape(sample, root, level, p, indices[0])
-        simulate_c = simulate_dies.lower(
-            shapes, root, level, indices[0], features
-        ).compile()
+        simulate_c = compile_for_cpu(
+            simulate_dies.lower(shapes, root, level, indices[0], features)
+        )
         compile_s = time.perf_counter() - start
 
         def run_all():

@@ -183,7 +183,7 @@ class ChunkEvaluator:
         sample = self._sample.lower(*draw).compile(_QUICK)
         dies = jax.eval_shape(self._sample, *draw)
         measure = self._measure.lower(dies, self._root, *self._clips, pairs, pairs)
-        self._compiled = (sample, measure.compile())
+        self._compiled = (sample, circuit.compile_for_cpu(measure))
         return time.perf_counter() - start
 
     def __call__(

@@ -37,6 +37,7 @@ from bmru_jax.circuit.mismatch import Pelgrom as Pelgrom
 from bmru_jax.circuit.mismatch import perturb_die as perturb_die
 from bmru_jax.circuit.mismatch import perturb_model as perturb_model
 from bmru_jax.circuit.mismatch import sample_die as sample_die
+from bmru_jax.circuit.montecarlo import compile_for_cpu as compile_for_cpu
 from bmru_jax.circuit.montecarlo import map_dies as map_dies
 from bmru_jax.circuit.montecarlo import use_cpu_cores as use_cpu_cores
 from bmru_jax.circuit.noise import TemporalNoise as TemporalNoise
