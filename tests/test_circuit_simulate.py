@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bmru_jax import circuit
-from bmru_jax.bench.simulator import _QUICK, numpy_simulate
+from bmru_jax.bench.simulator import numpy_simulate
+from bmru_jax.circuit.montecarlo import DRAW_COMPILER_OPTIONS
 from bmru_jax.errors import InputError
 from bmru_jax.models import HardwareBackbone
 
@@ -126,7 +127,7 @@ def test_die_numbers_do_not_depend_on_batching():
     variation = (circuit.Multiplicative(0.2), circuit.Pelgrom())
 
     # Backend optimisation off, as the campaign draws its dies: compiling fast.
-    @functools.partial(jax.jit, compiler_options=_QUICK)
+    @functools.partial(jax.jit, compiler_options=DRAW_COMPILER_OPTIONS)
     def dies(indices):
         return jax.vmap(
             lambda i: circuit.perturb_die(

@@ -25,17 +25,17 @@ import numpy as np
 from bmru_jax.circuit.devices import ELEMENTARY_CHARGE_C, SLOPE_FACTOR_NMOS
 from bmru_jax.circuit.die import Die, die_from_model
 from bmru_jax.circuit.mismatch import Multiplicative, perturb_die
-from bmru_jax.circuit.montecarlo import compile_for_cpu, map_dies
+from bmru_jax.circuit.montecarlo import (
+    DRAW_COMPILER_OPTIONS,
+    compile_for_cpu,
+    map_dies,
+)
 from bmru_jax.circuit.noise import TemporalNoise
 from bmru_jax.circuit.simulate import die_key, noise_key, simulate
 from bmru_jax.models import HardwareBackbone, clip_decision
 
 FRAMES = 101
 FEATURES = 13
-
-# Backend optimisation buys nothing for a die's few hundred random draws, and its
-# compile time grows with every threefry instance.
-_QUICK = {"xla_backend_optimization_level": 0}
 
 
 def numpy_simulate(
@@ -228,7 +228,9 @@ def benchmark_width(
         sample, simulate_dies = _chunk_runner(nominal, noise)
         indices = [jnp.arange(start, start + chunk) for start in range(0, dies, chunk)]
         start = time.perf_counter()
-        sample_c = sample.lower(root, level, p, indices[0]).compile(_QUICK)
+        sample_c = sample.lower(root, level, p, indices[0]).compile(
+            DRAW_COMPILER_OPTIONS
+        )
         shapes = jax.eval_shape(sample, root, level, p, indices[0])
         simulate_c = compile_for_cpu(
             simulate_dies.lower(shapes, root, level, indices[0], features)

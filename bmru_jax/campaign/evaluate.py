@@ -35,6 +35,7 @@ from jaxtyping import Int
 from bmru_jax import circuit
 from bmru_jax.campaign.config import CampaignConfig
 from bmru_jax.campaign.inputs import CampaignInputs
+from bmru_jax.circuit.montecarlo import DRAW_COMPILER_OPTIONS
 from bmru_jax.errors import InputError
 from bmru_jax.models import clip_decision
 
@@ -180,7 +181,7 @@ class ChunkEvaluator:
         start = time.perf_counter()
         pairs = jnp.zeros((self.size,), jnp.int32)
         draw = (self._nominal_die, self._levels, self._root, pairs, pairs)
-        sample = self._sample.lower(*draw).compile(_QUICK)
+        sample = self._sample.lower(*draw).compile(DRAW_COMPILER_OPTIONS)
         dies = jax.eval_shape(self._sample, *draw)
         measure = self._measure.lower(dies, self._root, *self._clips, pairs, pairs)
         self._compiled = (sample, circuit.compile_for_cpu(measure))
@@ -214,11 +215,6 @@ class ChunkEvaluator:
         sampled = sample(self._nominal_die, self._levels, self._root, level, index)
         outputs = measure(sampled, self._root, *self._clips, level, index)
         return {name: np.asarray(value)[:count] for name, value in outputs.items()}
-
-
-# Backend optimisation buys nothing for a die's few hundred random draws, and its
-# compile time grows with every threefry instance.
-_QUICK = {"xla_backend_optimization_level": 0}
 
 
 def _over_dies(measures):

@@ -36,6 +36,11 @@ DIE_AXIS = "dies"
 # XLA's own emitter the d = 4 Monte Carlo ran 1.3-1.6x faster (none at d = 64).
 _CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
+# For the program that draws a batch of dies: backend optimisation buys nothing for a
+# die's few hundred random draws, and its compile time grows with every threefry
+# instance.
+DRAW_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
 
 def use_cpu_cores(count: int | None = None) -> int:
     """Present ``count`` CPU cores (default: all) to JAX as separate devices.
