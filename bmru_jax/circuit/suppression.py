@@ -13,6 +13,9 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from bmru_jax._validate import check_non_negative, check_positive_int
 from bmru_jax.circuit.devices import (
+    NOMINAL_CELL_ALPHA_PA,
+    NOMINAL_CELL_BETA2_PA,
+    NOMINAL_CELL_DELTA_PA,
     DeviceParameters,
     NonIdealities,
     cell_output_nA,
@@ -43,9 +46,9 @@ def noise_suppression(
     sigma_nA: float | Float[Array, ""],
     initial_state: float | Float[Array, ""],
     key: PRNGKeyArray,
-    alpha_nA: float = 0.5,
-    beta1_nA: float = 0.15,
-    delta_nA: float = 0.2,
+    alpha_nA: float = NOMINAL_CELL_ALPHA_PA / 1e3,
+    beta1_nA: float = (NOMINAL_CELL_BETA2_PA - NOMINAL_CELL_DELTA_PA) / 1e3,
+    delta_nA: float = NOMINAL_CELL_DELTA_PA / 1e3,
     frames: int = 101,
     trials: int = 2000,
     nonideal: NonIdealities = NonIdealities(),
